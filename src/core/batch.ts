@@ -1,0 +1,40 @@
+import type { RejectInfo } from './errors.js';
+import { collectionNameProblem, keyProblem, type StoredRecord } from './record.js';
+import { ConfigurationError } from './errors.js';
+
+/**
+ * Splits a batch into records a backend can take and rejects with reasons. `extra` adds backend
+ * rules (e.g. PostgreSQL cannot hold \u0000 in jsonb). Invalid keys are always rejected here so that
+ * no backend has to remember to.
+ */
+export function partitionRecords(
+  collection: string,
+  records: StoredRecord[],
+  location: string,
+  extra?: (record: StoredRecord) => string | null,
+): { accepted: StoredRecord[]; rejected: RejectInfo[] } {
+  const accepted: StoredRecord[] = [];
+  const rejected: RejectInfo[] = [];
+  for (const record of records) {
+    const reason = keyProblem(record.key) ?? (extra ? extra(record) : null);
+    if (reason) rejected.push({ collection, key: typeof record.key === 'string' ? record.key : null, location, reason });
+    else accepted.push(record);
+  }
+  return { accepted, rejected };
+}
+
+export function assertCollectionName(name: string, backend: string): void {
+  const problem = collectionNameProblem(name);
+  if (problem) throw new ConfigurationError(`[${backend}] ${problem}`);
+}
+
+/** Keeps the last record per key, in first-seen order: a batch may carry a key twice (logs, SCAN). */
+export function lastWins(records: StoredRecord[]): StoredRecord[] {
+  if (records.length < 2) return records;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < records.length; i++) seen.set(records[i]!.key, i);
+  if (seen.size === records.length) return records;
+  const out: StoredRecord[] = [];
+  for (let i = 0; i < records.length; i++) if (seen.get(records[i]!.key) === i) out.push(records[i]!);
+  return out;
+}

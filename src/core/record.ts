@@ -1,0 +1,86 @@
+/**
+ * The record model. A store holds named collections; a collection holds records.
+ *
+ * A value is either JSON *text* (a `string`) or bytes (a `Uint8Array`). Keeping JSON as text is what
+ * makes values round-trip exactly: integers beyond 2^53, long decimals, `-0` and escapes survive
+ * because nothing parses them into JavaScript numbers on the way through. Use `toJsonText` /
+ * `parseJsonText` at the edges where an application hands over or wants JavaScript values.
+ */
+import { RecordRejected } from './errors.js';
+
+export type RecordValue = string | Uint8Array;
+
+export interface StoredRecord {
+  key: string;
+  /** JSON text, or bytes. */
+  value: RecordValue;
+  /** ISO-8601 timestamp of the last change, when the backend keeps one. */
+  updatedAt?: string | null;
+  version?: number | null;
+}
+
+export const MAX_KEY_BYTES = 1024;
+const COLLECTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+
+/** Why a key is not acceptable, or null when it is. */
+export function keyProblem(key: unknown): string | null {
+  if (typeof key !== 'string') return `key must be a string, got ${key === null ? 'null' : typeof key}`;
+  if (key.length === 0) return 'key is empty';
+  if (key.includes('\u0000')) return 'key contains a NUL character';
+  if (!key.isWellFormed()) return 'key contains a lone UTF-16 surrogate (not valid Unicode)';
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) return `key is ${bytes} UTF-8 bytes, more than the limit of ${MAX_KEY_BYTES}`;
+  return null;
+}
+
+export function assertValidKey(key: unknown, collection: string, location: string): asserts key is string {
+  const problem = keyProblem(key);
+  if (problem) {
+    throw new RecordRejected({ collection, key: typeof key === 'string' ? key : null, location, reason: problem });
+  }
+}
+
+/** Collection names become table names, folder names and key prefixes, so they are kept plain. */
+export function collectionNameProblem(name: string): string | null {
+  if (!COLLECTION_NAME.test(name)) {
+    return `collection name ${JSON.stringify(name)} must be 1-63 characters of letters, digits, "_", "-" or "." and not start with "-" or "."`;
+  }
+  return null;
+}
+
+export function isBytes(value: RecordValue): value is Uint8Array {
+  return typeof value !== 'string';
+}
+
+/** Bytes in the value as stored: UTF-8 length of JSON text, or the byte length. */
+export function valueSize(value: RecordValue): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
+}
+
+/** A JavaScript value to JSON text, for application-facing APIs. Refuses what JSON cannot hold. */
+export function toJsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`cannot store ${typeof value} as JSON`);
+  return text;
+}
+
+/** JSON text to a JavaScript value. Lossy for numbers beyond double precision, as JSON.parse is. */
+export function parseJsonText(text: string): unknown {
+  return JSON.parse(text);
+}
+
+/** The application-facing view: JSON values parsed, bytes as a Buffer. */
+export function decodeValue(value: RecordValue): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The inverse of `decodeValue`: Buffers/Uint8Arrays stay bytes, anything else becomes JSON text. */
+export function encodeValue(value: unknown): RecordValue {
+  return value instanceof Uint8Array ? value : toJsonText(value);
+}
+
+/** Equal stored forms: identical text or identical bytes. Use `sameValue` in canonical.ts for semantic equality. */
+export function identicalValue(a: RecordValue, b: RecordValue): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return Buffer.compare(a, b) === 0;
+}

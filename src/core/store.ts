@@ -1,0 +1,123 @@
+/**
+ * The one interface every backend implements. Differences between backends are declared as
+ * capability flags (false unless a backend says otherwise) and the engine falls back, as Kysely's
+ * dialect adapters do.
+ */
+import type { RejectInfo } from './errors.js';
+import type { StoredRecord } from './record.js';
+
+export interface Capabilities {
+  /** `scan` yields keys in UTF-8 byte order and `after` is a key. False: the cursor is opaque (Redis SCAN). */
+  orderedScan: boolean;
+  /** Values may be bytes as well as JSON. */
+  bytesValues: boolean;
+  /** A batch and its checkpoint can be committed in one transaction (see `putMany`'s `checkpoint`). */
+  transactionalCheckpoint: boolean;
+  /** `scan` honours `until` (an exclusive upper key bound), so a collection can be split into key ranges. */
+  rangeScan: boolean;
+  /** `putMany` with `mode: 'load'` may take a faster path into an empty collection. */
+  bulkLoad: boolean;
+}
+
+export interface ScanOptions {
+  /** Resume position: the cursor of the last batch already handled, or null/undefined to start. */
+  after?: string | null;
+  /** Exclusive upper key bound (only where `capabilities.rangeScan`). */
+  until?: string | null;
+  /** Records per batch (a hint; a batch may be smaller). */
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface ScanBatch {
+  records: StoredRecord[];
+  /** Records the source could not read (malformed JSON, bad keys); they go to the rejects file. */
+  rejects: RejectInfo[];
+  /** Position after this batch; pass it as `after` to continue. */
+  cursor: string;
+  /** Where each record came from, parallel to `records`, when the backend knows (file and line). */
+  locations?: string[];
+}
+
+/** A batch's checkpoint, committed in the same target transaction as the batch. */
+export interface TargetCheckpoint {
+  /** Identifies the migration and unit: `<migrationId>/<unit>`. */
+  id: string;
+  cursor: string;
+  /** Opaque JSON the engine wants back on resume (counters). */
+  data?: string;
+}
+
+export interface PutOptions {
+  /** 'upsert' (default) is idempotent. 'load' promises the target collection held none of these keys
+   * before this migration started, which lets a backend use a plain bulk load; only the engine,
+   * with a transactional checkpoint, uses it. */
+  mode?: 'upsert' | 'load';
+  checkpoint?: TargetCheckpoint;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  written: number;
+  /** Records this backend cannot hold exactly, each with the reason; the rest of the batch landed. */
+  rejected: RejectInfo[];
+}
+
+export interface CollectionStats {
+  count: number;
+  /** Approximate bytes of values, when cheap to know. */
+  bytes?: number;
+}
+
+export interface Store {
+  /** Driver name, e.g. "sqlite". */
+  readonly driver: string;
+  /** The URL with any password removed, for messages. */
+  readonly location: string;
+  readonly capabilities: Capabilities;
+
+  /** Connects or opens files; idempotent. Every other method opens lazily too. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  listCollections(): Promise<string[]>;
+  /** Creates the collection if missing; idempotent. */
+  ensureCollection(collection: string): Promise<void>;
+  /** Exact count of records in a collection (0 when it does not exist). */
+  count(collection: string, options?: { signal?: AbortSignal }): Promise<number>;
+  /** Records in batches from a resume position. Ordered by key where `capabilities.orderedScan`. */
+  scan(collection: string, options?: ScanOptions): AsyncIterable<ScanBatch>;
+  /** Whether `scan` of this collection is in key order (a store may mix layouts, e.g. files). */
+  isOrdered(collection: string): Promise<boolean>;
+  /** Records for the keys, in the same positions; undefined where absent. */
+  getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]>;
+  /** Idempotent upsert of a batch. Records the backend cannot hold exactly come back in `rejected`. */
+  putMany(collection: string, records: StoredRecord[], options?: PutOptions): Promise<PutResult>;
+  /** Deletes the keys; returns how many existed. */
+  deleteMany(collection: string, keys: string[]): Promise<number>;
+  /** The cursor stored with `putMany`'s checkpoint, if any. */
+  readCheckpoint?(id: string): Promise<TargetCheckpoint | null>;
+  /** Removes checkpoints whose id starts with the prefix (a finished or restarted migration). */
+  clearCheckpoints?(idPrefix: string): Promise<void>;
+  /** Count and size, when the backend can tell cheaply. */
+  stats?(collection: string): Promise<CollectionStats>;
+  /** Deletes a collection and its records (tests, rollback). */
+  dropCollection?(collection: string): Promise<void>;
+}
+
+export const NO_CAPABILITIES: Capabilities = {
+  orderedScan: false,
+  bytesValues: false,
+  transactionalCheckpoint: false,
+  rangeScan: false,
+  bulkLoad: false,
+};
+
+/** Options every driver factory receives besides the URL. */
+export interface OpenOptions {
+  /** Create the database/folder when missing (targets). Default true. */
+  create?: boolean;
+}
+
+/** A driver module's default export: gets the URL exactly as the user wrote it. */
+export type StoreFactory = (url: string, options: OpenOptions) => Store | Promise<Store>;
