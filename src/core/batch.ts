@@ -16,11 +16,22 @@ export function partitionRecords(
   const accepted: StoredRecord[] = [];
   const rejected: RejectInfo[] = [];
   for (const record of records) {
-    const reason = keyProblem(record.key) ?? (extra ? extra(record) : null);
+    const reason = keyProblem(record.key) ?? valueProblem(record) ?? (extra ? extra(record) : null);
     if (reason) rejected.push({ collection, key: typeof record.key === 'string' ? record.key : null, location, reason });
     else accepted.push(record);
   }
   return { accepted, rejected };
+}
+
+/** A JSON text with a lone surrogate has no UTF-8 form, so no backend can hold it exactly. */
+function valueProblem(record: StoredRecord): string | null {
+  const v = record.value;
+  if (typeof v === 'string') {
+    if (!v.isWellFormed()) return 'value contains a lone UTF-16 surrogate, which has no UTF-8 form; escape it as \\uXXXX in the JSON text';
+    return null;
+  }
+  if (!(v instanceof Uint8Array)) return `value must be JSON text or bytes, got ${v === null ? 'null' : typeof v}`;
+  return null;
 }
 
 export function assertCollectionName(name: string, backend: string): void {
