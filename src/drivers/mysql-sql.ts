@@ -12,6 +12,7 @@
  */
 import mysql from 'mysql2/promise';
 import { ConfigurationError } from '../core/errors.js';
+import type { RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
 import { parseStoreUrl, redactUrl } from '../core/url.js';
 
@@ -125,6 +126,67 @@ export function parseMysqlUrl(url: string): MysqlConnectionConfig {
     database,
     ssl: ['true', '1', 'required'].includes(u.searchParams.get('ssl') ?? ''),
   };
+}
+
+/** Room for the protocol header and the rest of a statement. */
+const PACKET_MARGIN = 4096;
+
+export interface UpsertStatement {
+  sql: string;
+  /** Set for a lone big row sent as a prepared statement. */
+  params?: ReturnType<typeof rowParams>;
+  /** The first key it writes, for error messages. */
+  key: string;
+}
+
+/**
+ * Packs rows into multi-row upserts of at most `limit` bytes. A row whose escaped form does not fit
+ * (bytes are hex-escaped, doubling them) goes alone as a prepared statement, whose binary protocol
+ * sends it raw; a row too big for that is rejected with the reason.
+ */
+export function planUpsert(
+  table: string, rows: StoredRecord[], maxPacket: number, location: string,
+): { statements: UpsertStatement[]; rejected: RejectInfo[]; keys: Set<string> } {
+  const limit = maxPacket - PACKET_MARGIN;
+  const now = nowDatetime();
+  const head = upsertHead(table);
+  const budget = limit - Buffer.byteLength(head) - Buffer.byteLength(UPSERT_TAIL);
+  const single = `${head}(?, ?, ?, ?, ?)${UPSERT_TAIL}`;
+  const statements: UpsertStatement[] = [];
+  const rejected: RejectInfo[] = [];
+  const keys = new Set<string>();
+  let tuples: string[] = [];
+  let size = 0;
+  let firstKey = '';
+  const flush = () => {
+    if (tuples.length) statements.push({ sql: head + tuples.join(',') + UPSERT_TAIL, key: firstKey });
+    tuples = [];
+    size = 0;
+  };
+  for (const r of rows) {
+    const valueBytes = typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.byteLength;
+    const raw = Buffer.byteLength(single) + Buffer.byteLength(r.key) + valueBytes + 128;
+    if (raw > limit) {
+      rejected.push({
+        collection: table, key: r.key, location,
+        reason: `value of ${valueBytes} bytes does not fit the server's max_allowed_packet of ${maxPacket} bytes with its statement; raise max_allowed_packet on the server to move it`,
+      });
+      continue;
+    }
+    keys.add(r.key);
+    const tuple = raw * 2 < budget ? rowTuple(r, now) : null;
+    const bytes = tuple === null ? Infinity : Buffer.byteLength(tuple) + 1;
+    if (tuple === null || bytes > budget) {
+      statements.push({ sql: single, params: rowParams(r, now), key: r.key });
+      continue;
+    }
+    if (size + bytes > budget) flush();
+    if (tuples.length === 0) firstKey = r.key;
+    tuples.push(tuple);
+    size += bytes;
+  }
+  flush();
+  return { statements, rejected, keys };
 }
 
 /** MySQL error numbers this backend treats specially. */

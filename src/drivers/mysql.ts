@@ -18,8 +18,8 @@ import type {
 } from '../core/store.js';
 import { redactUrl } from '../core/url.js';
 import {
-  CHECKPOINT_TABLE, COLUMNS, CREATE_CHECKPOINTS_SQL, ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE, TABLE_COMMENT, UPSERT_TAIL,
-  createTableSql, decodeRow, errno, nowDatetime, parseMysqlUrl, quoteId, rowParams, rowTuple, upsertHead, type Row,
+  CHECKPOINT_TABLE, COLUMNS, CREATE_CHECKPOINTS_SQL, ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE, TABLE_COMMENT,
+  createTableSql, decodeRow, errno, parseMysqlUrl, planUpsert, quoteId, type Row,
 } from './mysql-sql.js';
 
 export interface MysqlOptions extends OpenOptions {
@@ -30,8 +30,6 @@ export interface MysqlOptions extends OpenOptions {
 }
 
 const DRIVER = 'mysql';
-/** Room for the statement around the rows and the protocol header. */
-const PACKET_MARGIN = 4096;
 
 export function createMysqlStore(url: string, options: MysqlOptions = {}): Store {
   const config = parseMysqlUrl(url);
@@ -109,11 +107,16 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
     return { pool: pool!, maxPacket };
   }
 
-  async function ensure(collection: string): Promise<void> {
+  /** Every method checks the name before it goes near SQL; the checkpoint table is not a collection. */
+  function checkName(collection: string): void {
     assertCollectionName(collection, DRIVER);
     if (collection === CHECKPOINT_TABLE) {
       throw new ConfigurationError(`[mysql] collection name "${CHECKPOINT_TABLE}" is reserved for checkpoints; rename the collection`);
     }
+  }
+
+  async function ensure(collection: string): Promise<void> {
+    checkName(collection);
     if (ensured.has(collection)) return;
     const { pool } = await db();
     await pool.query(createTableSql(collection));
@@ -122,7 +125,7 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
 
   /** Runs a read that treats a missing table as an empty collection. */
   async function read<T>(collection: string, operation: string, empty: T, run: (p: mysql.Pool) => Promise<T>): Promise<T> {
-    assertCollectionName(collection, DRIVER);
+    checkName(collection);
     const { pool } = await db();
     try {
       return await run(pool);
@@ -236,47 +239,11 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
       const { maxPacket, pool } = await db();
       const where = `${location}/${collection}`;
       const { accepted, rejected } = partitionRecords(collection, records, where);
-      const now = nowDatetime();
-      const head = upsertHead(collection);
-      const budget = maxPacket - PACKET_MARGIN - Buffer.byteLength(head) - Buffer.byteLength(UPSERT_TAIL);
-      const single = `${head}(?, ?, ?, ?, ?)${UPSERT_TAIL}`;
-
-      // Plan the statements before opening the transaction, so that it stays short.
-      const statements: { sql: string; params?: ReturnType<typeof rowParams>; key: string }[] = [];
-      let tuples: string[] = [];
-      let size = 0;
-      let firstKey = '';
-      const flush = () => {
-        if (tuples.length) statements.push({ sql: head + tuples.join(',') + UPSERT_TAIL, key: firstKey });
-        tuples = [];
-        size = 0;
-      };
-      let written = 0;
-      const acceptedKeys = new Set<string>();
-      for (const r of lastWins(accepted)) {
-        const tuple = rowTuple(r, now);
-        const bytes = Buffer.byteLength(tuple) + 1;
-        if (bytes <= budget) {
-          if (size + bytes > budget) flush();
-          if (tuples.length === 0) firstKey = r.key;
-          tuples.push(tuple);
-          size += bytes;
-          acceptedKeys.add(r.key);
-          continue;
-        }
-        const raw = Buffer.byteLength(single) + Buffer.byteLength(r.key) + (typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.byteLength) + 128;
-        if (raw <= maxPacket - PACKET_MARGIN) {
-          statements.push({ sql: single, params: rowParams(r, now), key: r.key });
-          acceptedKeys.add(r.key);
-        } else {
-          rejected.push({
-            collection, key: r.key, location: where,
-            reason: `value is about ${raw} bytes with its statement, more than the server's max_allowed_packet of ${maxPacket}; raise max_allowed_packet on the server (and in my.cnf) to move it`,
-          });
-        }
-      }
-      flush();
-      for (const r of accepted) if (acceptedKeys.has(r.key)) written++;
+      // Planned before the transaction opens, so that it stays short.
+      const plan = planUpsert(collection, lastWins(accepted), maxPacket, where);
+      rejected.push(...plan.rejected);
+      const written = accepted.filter((r) => plan.keys.has(r.key)).length;
+      const statements = plan.statements;
 
       // CREATE TABLE commits implicitly, so it must never run inside the batch's transaction.
       if (putOptions.checkpoint && !checkpointsReady) {
@@ -356,7 +323,7 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
     },
 
     async dropCollection(collection) {
-      assertCollectionName(collection, DRIVER);
+      checkName(collection);
       const { pool } = await db();
       try {
         await pool.query(`DROP TABLE IF EXISTS ${quoteId(collection)}`);
