@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, parseIntOption, parseList, writeJson, type CliCommand, type CliContext } from './command.js';
+import type { MigrateOptions, MigrationResult } from '../engine/migrate.js';
+
+export function addCopyOptions(command: Command): Command {
+  return command
+    .option('--only <collections>', 'comma-separated collections to copy (default: all)')
+    .option('--batch-size <n>', 'records per batch', '1000')
+    .option('--concurrency <n>', 'units copied in parallel', '4')
+    .option('--max-rate <n>', 'cap on records per second for the whole job')
+    .option('--split <n>', 'split each collection into n key ranges copied in parallel')
+    .option('--transform <module>', 'ESM module whose default export maps a record to a record, records or null')
+    .option('--state <path>', 'state database (default .cutover/state.db)')
+    .option('--fail-fast', 'stop at the first rejected record instead of collecting rejects')
+    .option('--no-bulk-load', 'always upsert, even into empty target collections')
+    .option('--no-verify', 'skip the checksum verification after the copy')
+    .option('--json', 'machine-readable output: NDJSON progress on stderr, the result as JSON on stdout');
+}
+
+export function copyOptionsFrom(o: Record<string, unknown>): Omit<MigrateOptions, 'from' | 'to'> {
+  const out: Omit<MigrateOptions, 'from' | 'to'> = {};
+  const only = parseList(o.only);
+  if (only) out.only = only;
+  const batchSize = parseIntOption('batch-size', o.batchSize);
+  if (batchSize) out.batchSize = batchSize;
+  const concurrency = parseIntOption('concurrency', o.concurrency);
+  if (concurrency) out.concurrency = concurrency;
+  const maxRate = parseIntOption('max-rate', o.maxRate);
+  if (maxRate) out.maxRate = maxRate;
+  const split = parseIntOption('split', o.split);
+  if (split) out.split = split;
+  if (typeof o.transform === 'string') out.transform = o.transform;
+  if (typeof o.state === 'string') out.state = o.state;
+  if (o.failFast === true) out.failFast = true;
+  if (o.bulkLoad === false) out.bulkLoad = false;
+  if (o.dryRun === true) out.dryRun = true;
+  if (o.restart === true) out.restart = true;
+  return out;
+}
+
+/** Runs a migration with progress on stderr and the summary (or JSON) on stdout; shared by migrate, resume and demo. */
+export async function runMigration(options: MigrateOptions, flags: { json: boolean; verify: boolean }, ctx: CliContext): Promise<{ code: number; result: MigrationResult }> {
+  const { migrate } = await import('../engine/migrate.js');
+  const { progressFor } = await import('../observe/progress.js');
+  const { renderSummary } = await import('../observe/summary.js');
+  const sink = options.dryRun ? null : progressFor(ctx.stderr, flags.json);
+  let result: MigrationResult;
+  try {
+    result = await migrate({ ...options, signal: ctx.signal, onEvent: (e) => sink?.onEvent(e) });
+  } finally {
+    sink?.stop();
+  }
+  let verifyOk = true;
+  let verifyResult: unknown;
+  if (flags.verify && result.status === 'completed') {
+    const verified = await verifyAfterCopy(options, ctx);
+    if (verified) {
+      verifyOk = verified.ok;
+      verifyResult = verified.result;
+      if (!flags.json) ctx.stdout.write(verified.text);
+    }
+  }
+  if (flags.json) writeJson(ctx.stdout, verifyResult ? { ...result, verify: verifyResult } : result);
+  else ctx.stdout.write(renderSummary(result));
+  const code = result.status === 'failed' ? EXIT_ERROR : result.rejectsTotal > 0 || !verifyOk ? EXIT_PROBLEMS : EXIT_OK;
+  return { code, result };
+}
+
+/** `migrate --verify` (the default): checksum-compare source and target after the copy, when verify is built in. */
+async function verifyAfterCopy(options: MigrateOptions, ctx: CliContext): Promise<{ ok: boolean; text: string; result: unknown } | null> {
+  let mod: { verify: (o: Record<string, unknown>) => Promise<{ ok: boolean }>; renderVerifyReport?: (r: unknown) => string };
+  try {
+    mod = (await import(`../verify/${'verify'}.js`)) as typeof mod;
+  } catch {
+    return null;
+  }
+  const result = await mod.verify({ from: options.from, to: options.to, only: options.only, mode: 'checksum', signal: ctx.signal });
+  const text = mod.renderVerifyReport ? mod.renderVerifyReport(result) : `verify: ${result.ok ? 'source and target hold the same data' : 'DIFFERENCES FOUND'}\n`;
+  return { ok: result.ok, text, result };
+}
+
+const command: CliCommand = {
+  name: 'migrate',
+  configure(cmd) {
+    cmd
+      .description('copy every record from one store to another: streaming, batched, resumable')
+      .requiredOption('--from <url>', 'source store URL (file:DIR, sqlite:PATH, postgres://…, mysql://…, redis://…)')
+      .requiredOption('--to <url>', 'target store URL')
+      .option('--dry-run', 'print the plan and a time estimate; write nothing')
+      .option('--restart', 'forget earlier progress of this migration and copy from the start');
+    addCopyOptions(cmd);
+  },
+  async run(o, _args, ctx) {
+    const options: MigrateOptions = { from: String(o.from), to: String(o.to), ...copyOptionsFrom(o) };
+    const { code } = await runMigration(options, { json: o.json === true, verify: o.verify !== false && !options.dryRun && !options.transform }, ctx);
+    return code;
+  },
+};
+
+export default command;

@@ -1,0 +1,75 @@
+/**
+ * Writes one batch to the target, with its checkpoint, surviving what can be survived:
+ * - transient errors: retried with backoff (the batch is idempotent, or rolled back, so retrying is safe);
+ * - a permanent error: the batch is bisected until the records that fail alone are found; those are
+ *   rejected with the error's message and every other record lands. The checkpoint is then written
+ *   on its own (an empty batch carrying it) so it still commits only after every piece did.
+ * A bulk-load attempt ('load') falls back to 'upsert' for any retry or bisection: after an ambiguous
+ * failure some rows may already be there, and only upsert is safe to repeat.
+ */
+import { describeError, isTransient, type RejectInfo } from '../core/errors.js';
+import type { StoredRecord } from '../core/record.js';
+import type { PutOptions, Store, TargetCheckpoint } from '../core/store.js';
+import type { Retrier } from './retry.js';
+
+export interface BatchWriteOptions {
+  target: Store;
+  collection: string;
+  mode: 'upsert' | 'load';
+  checkpoint?: TargetCheckpoint;
+  retrier: Retrier;
+  failFast: boolean;
+  /** Source location of a record, for the rejects file. */
+  locate: (record: StoredRecord) => string;
+}
+
+export interface BatchWriteResult {
+  written: number;
+  rejected: RejectInfo[];
+}
+
+export async function writeBatch(records: StoredRecord[], o: BatchWriteOptions): Promise<BatchWriteResult> {
+  let attempt = 0;
+  const put = (recs: StoredRecord[], mode: 'upsert' | 'load', checkpoint?: TargetCheckpoint) =>
+    o.retrier(async () => {
+      const options: PutOptions = { mode: attempt++ === 0 ? mode : 'upsert' };
+      if (checkpoint) options.checkpoint = checkpoint;
+      return o.target.putMany(o.collection, recs, options);
+    });
+
+  try {
+    const res = await put(records, o.mode, o.checkpoint);
+    return { written: res.written, rejected: res.rejected.map((r) => withLocation(r, records, o)) };
+  } catch (err) {
+    if (isTransient(err) || o.failFast || records.length === 0) throw err;
+  }
+  const result: BatchWriteResult = { written: 0, rejected: [] };
+  await bisect(records, o, result);
+  if (o.checkpoint) await o.retrier(() => o.target.putMany(o.collection, [], { checkpoint: o.checkpoint! }));
+  return result;
+}
+
+async function bisect(records: StoredRecord[], o: BatchWriteOptions, into: BatchWriteResult): Promise<void> {
+  try {
+    const res = await o.retrier(() => o.target.putMany(o.collection, records, { mode: 'upsert' }));
+    into.written += res.written;
+    into.rejected.push(...res.rejected.map((r) => withLocation(r, records, o)));
+    return;
+  } catch (err) {
+    if (isTransient(err)) throw err;
+    if (records.length === 1) {
+      const record = records[0]!;
+      into.rejected.push({ collection: o.collection, key: record.key, location: o.locate(record), reason: `${o.target.driver} refused it: ${describeError(err)}` });
+      return;
+    }
+  }
+  const mid = records.length >> 1;
+  await bisect(records.slice(0, mid), o, into);
+  await bisect(records.slice(mid), o, into);
+}
+
+/** A target reports where *it* would have put the record; the rejects file wants where it came from. */
+function withLocation(reject: RejectInfo, records: StoredRecord[], o: BatchWriteOptions): RejectInfo {
+  const record = records.find((r) => r.key === reject.key);
+  return record ? { ...reject, location: o.locate(record), reason: `${o.target.driver}: ${reject.reason}` } : reject;
+}

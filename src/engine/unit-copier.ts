@@ -1,0 +1,177 @@
+/**
+ * Copies one unit (a collection, or a key range of one) from its checkpoint to the end:
+ * scan → (transform) → rate limit → write batch + checkpoint → state checkpoint → progress.
+ *
+ * Invariants (see also state-store.ts):
+ * - The cursor advances only after the target committed the batch, and rejects are fsynced before it,
+ *   so a kill at any instant leaves a resumable state with nothing lost.
+ * - On resume, a target that keeps checkpoints in its own transactions is asked first: its cursor is
+ *   exactly what is committed, so no batch is applied twice. Elsewhere a batch may be applied again
+ *   after a crash; upserts make that change nothing.
+ * - Reading runs one batch ahead of writing (two batches in memory at most), so a slow source and a
+ *   slow target overlap without unbounded buffering.
+ * - Stopping (pause, SIGINT) is checked between batches: the batch in flight finishes and is checkpointed.
+ */
+import type { RejectInfo } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
+import { valueSize, type StoredRecord } from '../core/record.js';
+import type { ScanBatch, Store } from '../core/store.js';
+import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
+import { writeBatch } from './batch-writer.js';
+import type { EventListener, UnitProgress } from './events.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { RejectsFile } from './rejects-file.js';
+import type { Retrier } from './retry.js';
+import { applyTransform, type TransformFn } from './transform.js';
+
+export interface UnitCopyContext {
+  migrationId: string;
+  source: Store;
+  target: Store;
+  state: StateStore;
+  rejects: RejectsFile;
+  batchSize: number;
+  failFast: boolean;
+  /** Allow a plain bulk load into a target collection that was empty when planned. */
+  allowLoad: boolean;
+  transform?: TransformFn;
+  limiter?: RateLimiter;
+  makeRetrier: (onRetry: (attempt: number, error: unknown) => void) => Retrier;
+  shouldStop: () => boolean;
+  emit: EventListener;
+}
+
+export type UnitOutcome = 'done' | 'paused';
+
+export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<UnitOutcome> {
+  const { source, target, state, migrationId } = ctx;
+  const checkpointId = `${migrationId}/${unit.unit}`;
+  const counters: UnitCounters = { read: unit.read, written: unit.written, rejected: unit.rejected, retries: unit.retries, bytes: unit.bytes };
+  let cursor = unit.cursor;
+  if (target.readCheckpoint) {
+    const inTarget = await target.readCheckpoint(checkpointId);
+    if (inTarget) {
+      cursor = inTarget.cursor;
+      if (inTarget.data) Object.assign(counters, JSON.parse(inTarget.data) as UnitCounters);
+    }
+  }
+  const ordered = source.capabilities.orderedScan && (await source.isOrdered(unit.collection));
+  // Load mode needs: an empty target table at plan time, a transactional checkpoint (so a batch is never
+  // applied twice), and a source that never yields a key twice (ordered scans only).
+  const mode: 'upsert' | 'load' =
+    ctx.allowLoad && unit.fresh && ordered && target.capabilities.bulkLoad && target.capabilities.transactionalCheckpoint ? 'load' : 'upsert';
+  const inTargetCheckpoint = target.capabilities.transactionalCheckpoint;
+
+  await target.ensureCollection(unit.collection);
+  state.setUnitStatus(migrationId, unit.unit, 'running');
+  ctx.emit({ type: 'unit-start', migrationId, unit: unit.unit, collection: unit.collection, cursor, mode });
+
+  const started = performance.now();
+  const readAtStart = counters.read;
+  const progress = (): UnitProgress => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? (counters.read - readAtStart) / seconds : 0;
+    const left = unit.total !== null ? Math.max(0, unit.total - counters.read) : null;
+    return {
+      migrationId, unit: unit.unit, collection: unit.collection, ...counters, total: unit.total, rate,
+      etaSeconds: left !== null && rate > 0 ? left / rate : null,
+    };
+  };
+  const retrier = ctx.makeRetrier((attempt, error) => {
+    counters.retries++;
+    ctx.emit({ type: 'retry', migrationId, unit: unit.unit, attempt, error: describeError(error) });
+  });
+  const recordRejects = (rejects: RejectInfo[]) => {
+    if (rejects.length === 0) return;
+    counters.rejected += rejects.length;
+    ctx.rejects.append(rejects);
+    for (const reject of rejects) ctx.emit({ type: 'reject', migrationId, unit: unit.unit, reject });
+  };
+
+  const scanAbort = new AbortController();
+  const iterator = source
+    .scan(unit.collection, { after: cursor ?? unit.rangeAfter, until: unit.rangeUntil, batchSize: ctx.batchSize, signal: scanAbort.signal })
+    [Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<ScanBatch>> | null = iterator.next();
+  let outcome: UnitOutcome = 'done';
+  const elapsedBefore = unit.elapsedMs;
+  try {
+    while (pending) {
+      const next = await pending;
+      if (next.done) break;
+      if (ctx.shouldStop()) {
+        outcome = 'paused';
+        break;
+      }
+      pending = iterator.next();
+      pending.catch(() => undefined); // surfaced when awaited; avoids an unhandled rejection while we write
+      const batch = next.value;
+      await writeOne(batch);
+      ctx.emit({ type: 'progress', ...progress() });
+    }
+  } finally {
+    scanAbort.abort();
+    await iterator.return?.().catch(() => undefined);
+  }
+  const elapsed = elapsedBefore + (performance.now() - started);
+  if (outcome === 'done') {
+    state.setUnitStatus(migrationId, unit.unit, 'done', null, counters, elapsed);
+  } else {
+    state.setUnitStatus(migrationId, unit.unit, 'pending', null, counters, elapsed);
+  }
+  ctx.emit({ type: 'unit-done', status: outcome === 'done' ? 'done' : 'paused', ...progress() });
+  return outcome;
+
+  async function writeOne(batch: ScanBatch): Promise<void> {
+    let records = batch.records;
+    const rejects: RejectInfo[] = [...batch.rejects];
+    counters.read += records.length + batch.rejects.length;
+    let locations = batch.locations;
+    const fallback = `${source.location} ${unit.collection}`;
+    if (ctx.transform && records.length > 0) {
+      const t = await applyTransform(ctx.transform, unit.collection, records, locations, fallback);
+      records = t.records;
+      rejects.push(...t.rejects);
+      locations = undefined;
+    }
+    let byKey: Map<string, string> | null = null;
+    const locate = (record: StoredRecord): string => {
+      if (!batch.locations || locations === undefined) return fallback;
+      byKey ??= new Map(batch.records.map((r, i) => [r.key, batch.locations![i]!]));
+      return byKey.get(record.key) ?? fallback;
+    };
+    if (ctx.limiter && records.length > 0) await ctx.limiter.take(records.length);
+    let bytes = 0;
+    for (const r of records) bytes += valueSize(r.value);
+    const nextCounters = (written: number, rejected: number): UnitCounters => ({
+      ...counters, written: counters.written + written, rejected: counters.rejected + rejected, bytes: counters.bytes + bytes,
+    });
+    // The rejects the source already knows are fsynced before anything is committed for this batch.
+    recordRejects(rejects);
+    const checkpointData = (written: number) => JSON.stringify(nextCounters(written, 0));
+    const result = await writeBatch(records, {
+      target,
+      collection: unit.collection,
+      mode,
+      retrier,
+      failFast: ctx.failFast,
+      locate,
+      ...(inTargetCheckpoint ? { checkpoint: { id: checkpointId, cursor: batch.cursor, data: checkpointData(records.length) } } : {}),
+    });
+    recordRejects(result.rejected);
+    counters.written += result.written;
+    counters.bytes += bytes;
+    if (ctx.failFast && counters.rejected > 0) {
+      state.checkpoint(migrationId, unit.unit, batch.cursor, counters, elapsedBefore + (performance.now() - started));
+      throw new FailFastStop(unit.collection);
+    }
+    state.checkpoint(migrationId, unit.unit, batch.cursor, counters, elapsedBefore + (performance.now() - started));
+  }
+}
+
+export class FailFastStop extends Error {
+  constructor(collection: string) {
+    super(`[cutover] a record of collection "${collection}" was rejected and --fail-fast is set; see the rejects file, fix the data, and resume`);
+    this.name = 'FailFastStop';
+  }
+}
