@@ -304,6 +304,16 @@ export function runConformance(name: string, options: ConformanceOptions): void 
         await store.clearCheckpoints!(`${c}-mig/`);
         expect(await store.readCheckpoint!(id)).toBeNull();
       });
+
+      it('an empty batch can carry a checkpoint (the engine writes it alone after bisecting a batch)', async () => {
+        if (!store.capabilities.transactionalCheckpoint) return;
+        const c = fresh();
+        const id = `${c}-mig/unit-empty`;
+        const res = await store.putMany(c, [], { checkpoint: { id, cursor: 'k9' } });
+        expect(res.written).toBe(0);
+        expect((await store.readCheckpoint!(id))?.cursor).toBe('k9');
+        await store.clearCheckpoints!(`${c}-mig/`);
+      });
     });
   });
 }
