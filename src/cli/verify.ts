@@ -1,0 +1,66 @@
+/**
+ * `cutover verify --from URL --to URL`: prove two stores hold the same data. Prints the table (or
+ * `--json`) and exits 0 when equal, 1 when they differ, 2 on errors.
+ */
+import type { Command } from 'commander';
+import { ConfigurationError, describeError } from '../core/errors.js';
+import { formatReport, resultToJson } from '../verify/report.js';
+import type { VerifyMode } from '../verify/types.js';
+import { verify } from '../verify/verify.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, parseList, writeJson, type CliCommand } from './command.js';
+
+const verifyCommand: CliCommand = {
+  name: 'verify',
+  configure(command: Command) {
+    command
+      .description('Compare two stores record by record, report every difference, and optionally repair it')
+      .requiredOption('--from <url>', 'source store URL (the truth)')
+      .requiredOption('--to <url>', 'target store URL (the copy to check)')
+      .option('--only <collections>', 'comma-separated collections to check (default: all)')
+      .option('--mode <mode>', 'count | checksum | full | sample', 'checksum')
+      .option('--sample <size>', 'records to sample: a count (10000) or a percentage (1%)')
+      .option('--confidence <c>', 'confidence of the sample bound', '0.99')
+      .option('--repair', 'copy missing and different records from source to target, then verify again')
+      .option('--delete-extra', 'with --repair, delete records only the target holds')
+      .option('--json', 'print the result as JSON')
+      .option('--max-rate <n>', 'records per second at most, reads and writes together')
+      .option('--examples <n>', 'examples of each kind to show per collection', '10')
+      .option('--refs <file>', 'YAML/JSON file of references to check in the target');
+  },
+  async run(options, _args, context) {
+    try {
+      const mode = String(options.mode ?? 'checksum') as VerifyMode;
+      const confidence = Number(options.confidence ?? 0.99);
+      const examples = Number(options.examples ?? 10);
+      let maxRate: number | undefined;
+      if (options.maxRate !== undefined) {
+        maxRate = Number(options.maxRate);
+        if (!(maxRate > 0)) throw new ConfigurationError(`--max-rate must be a positive number of records per second, got "${String(options.maxRate)}"`);
+      }
+      const only = parseList(options.only);
+      const result = await verify({
+        from: String(options.from),
+        to: String(options.to),
+        mode,
+        confidence,
+        examples,
+        repair: options.repair === true,
+        deleteExtra: options.deleteExtra === true,
+        signal: context.signal,
+        ...(only ? { only } : {}),
+        ...(options.sample !== undefined ? { sample: String(options.sample) } : {}),
+        ...(maxRate !== undefined ? { maxRate } : {}),
+        ...(options.refs !== undefined ? { refs: String(options.refs) } : {}),
+      });
+      if (options.json) writeJson(context.stdout, resultToJson(result));
+      else context.stdout.write(formatReport(result));
+      if (result.errors.length > 0) return EXIT_ERROR;
+      return result.ok ? EXIT_OK : EXIT_PROBLEMS;
+    } catch (err) {
+      context.stderr.write(`${describeError(err)}\n`);
+      return EXIT_ERROR;
+    }
+  },
+};
+
+export default verifyCommand;

@@ -1,0 +1,212 @@
+/**
+ * Checksum comparison by range bisection (the technique data-diff uses): split the key space into
+ * ranges, compute an order-independent digest of each range on both sides (XOR of per-record SHA-256
+ * `recordDigest`s, plus the count), and descend only into ranges whose digests differ, down to ranges
+ * small enough to compare record by record.
+ *
+ * Ranges are half-open `[from, until)` of real source keys. `Store.scan` takes an exclusive `after`,
+ * so a range is read as a point lookup of `from` plus `scan({ after: from, until })`; no synthetic
+ * keys are ever sent to a backend.
+ *
+ * Without help from the backend, the digests are computed here, so the first level reads both sides
+ * once (as `full` does) and every level below re-reads only the differing ranges. A backend that can
+ * compute the digest itself implements `RangeDigestSource` (detected with `hasRangeDigest`); then only
+ * digests cross the wire until a range is small, which is the point of this mode for SQL backends.
+ */
+import { createHash } from 'node:crypto';
+import { sameValue } from '../core/canonical.js';
+import { recordDigest } from '../core/digest.js';
+import { compareKeys } from '../core/key-order.js';
+import type { RecordValue, StoredRecord } from '../core/record.js';
+import type { Store } from '../core/store.js';
+import { mergeDiff, type MergeSides } from './full-diff.js';
+import { readRecords } from './scan-reader.js';
+import type { DiffTally, ReadMeter } from './tally.js';
+
+export interface KeyRange {
+  /** Inclusive lower bound; null is the start. */
+  from: string | null;
+  /** Exclusive upper bound; null is the end. */
+  until: string | null;
+}
+
+export interface RangeDigest {
+  count: number;
+  /** XOR of `recordDigest(key, value)` over the range (32 bytes; all zero when empty). */
+  digest: Uint8Array;
+}
+
+/**
+ * Optional driver methods for pushing the hashing into the database. Not part of `Store` yet; a driver
+ * that offers them must produce exactly `rangeDigestOf` over its records.
+ */
+export interface RangeDigestSource {
+  rangeDigest(collection: string, range: KeyRange, signal?: AbortSignal): Promise<RangeDigest>;
+  /** Up to `parts - 1` keys of the collection inside the range that split it into parts of similar size, ascending. */
+  splitKeys(collection: string, range: KeyRange, parts: number, signal?: AbortSignal): Promise<string[]>;
+}
+
+export function hasRangeDigest(store: Store): store is Store & RangeDigestSource {
+  const s = store as Partial<RangeDigestSource>;
+  return typeof s.rangeDigest === 'function' && typeof s.splitKeys === 'function';
+}
+
+const DIGEST_BYTES = 32;
+/** What one digest answer costs on the wire, roughly: the digest and a count. */
+const DIGEST_WIRE_BYTES = DIGEST_BYTES + 8;
+
+/** Per-record digest; a value that is not valid JSON still digests (its raw text, tagged apart). */
+export function safeRecordDigest(key: string, value: RecordValue): Buffer {
+  try {
+    return recordDigest(key, value);
+  } catch {
+    return createHash('sha256').update(key, 'utf8').update('\u0000X').update(value as string, 'utf8').digest();
+  }
+}
+
+export function xorInto(acc: Uint8Array, digest: Uint8Array): void {
+  for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= digest[i]!;
+}
+
+/** The reference digest of a list of records (what a pushdown implementation must match). */
+export function rangeDigestOf(records: Iterable<StoredRecord>): RangeDigest {
+  const digest = new Uint8Array(DIGEST_BYTES);
+  let count = 0;
+  for (const r of records) {
+    xorInto(digest, safeRecordDigest(r.key, r.value));
+    count++;
+  }
+  return { count, digest };
+}
+
+function sameDigest(a: RangeDigest, b: RangeDigest): boolean {
+  return a.count === b.count && Buffer.compare(a.digest, b.digest) === 0;
+}
+
+export interface ChecksumOptions {
+  leafSize: number;
+  fanout: number;
+  batchSize: number;
+  signal?: AbortSignal | undefined;
+}
+
+export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCount: number, options: ChecksumOptions): Promise<'checksum-bisect' | 'sql-pushdown'> {
+  const { source, target } = sides;
+  const all: KeyRange = { from: null, until: null };
+  if (hasRangeDigest(source) && hasRangeDigest(target)) {
+    await pushdownRange(sides, tally, all, options, source, target);
+    return 'sql-pushdown';
+  }
+  await clientRange(sides, tally, all, sourceCount, options);
+  return 'checksum-bisect';
+}
+
+/** Compares a range record by record: the point lookup of `from`, then a merge of both range scans. */
+async function leafDiff(sides: MergeSides, tally: DiffTally, range: KeyRange, options: ChecksumOptions): Promise<void> {
+  if (range.from !== null) {
+    const [a] = await sides.source.getMany(sides.collection, [range.from]);
+    const [b] = await sides.target.getMany(sides.collection, [range.from]);
+    await sides.sourceMeter.took([a]);
+    await sides.targetMeter.took([b]);
+    if (a && b) {
+      if (sameValue(a.value, b.value)) tally.match();
+      else await tally.diff('different', a.key, a.value, b.value);
+    } else if (a) await tally.diff('missing', a.key, a.value);
+    else if (b) await tally.diff('extra', b.key, undefined, b.value);
+  }
+  await mergeDiff(sides, tally, { after: range.from, until: range.until, batchSize: options.batchSize, signal: options.signal });
+}
+
+/** The records of `[from, until)` in key order. */
+async function* readRange(store: Store, collection: string, meter: ReadMeter, range: KeyRange, options: ChecksumOptions): AsyncGenerator<StoredRecord> {
+  if (range.from !== null) {
+    const [first] = await store.getMany(collection, [range.from]);
+    await meter.took([first]);
+    if (first) yield first;
+  }
+  yield* readRecords(store, collection, meter, { after: range.from, until: range.until, batchSize: options.batchSize, signal: options.signal });
+}
+
+async function clientRange(sides: MergeSides, tally: DiffTally, range: KeyRange, expected: number, options: ChecksumOptions): Promise<void> {
+  if (expected <= options.leafSize) return leafDiff(sides, tally, range, options);
+  const parts = Math.max(2, Math.min(options.fanout, Math.ceil(expected / options.leafSize)));
+
+  // Source pass: choose split keys at even positions and digest each part.
+  const splits: string[] = [];
+  const sourceParts: RangeDigest[] = [{ count: 0, digest: new Uint8Array(DIGEST_BYTES) }];
+  let position = 0;
+  for await (const r of readRange(sides.source, sides.collection, sides.sourceMeter, range, options)) {
+    if (position > 0 && splits.length < parts - 1 && position >= Math.floor(((splits.length + 1) * expected) / parts)) {
+      splits.push(r.key);
+      sourceParts.push({ count: 0, digest: new Uint8Array(DIGEST_BYTES) });
+    }
+    const part = sourceParts[sourceParts.length - 1]!;
+    part.count++;
+    xorInto(part.digest, safeRecordDigest(r.key, r.value));
+    position++;
+  }
+
+  // Target pass: the same parts, by the source's split keys.
+  const targetParts: RangeDigest[] = sourceParts.map(() => ({ count: 0, digest: new Uint8Array(DIGEST_BYTES) }));
+  for await (const r of readRange(sides.target, sides.collection, sides.targetMeter, range, options)) {
+    const part = targetParts[partOf(splits, r.key)]!;
+    part.count++;
+    xorInto(part.digest, safeRecordDigest(r.key, r.value));
+  }
+
+  for (let i = 0; i < sourceParts.length; i++) {
+    const sub: KeyRange = { from: i === 0 ? range.from : splits[i - 1]!, until: i < splits.length ? splits[i]! : range.until };
+    const s = sourceParts[i]!;
+    if (sameDigest(s, targetParts[i]!)) {
+      tally.matching += s.count;
+      continue;
+    }
+    // A part no smaller than its parent would recurse for ever; compare it directly instead.
+    if (s.count >= position) await leafDiff(sides, tally, sub, options);
+    else await clientRange(sides, tally, sub, s.count, options);
+  }
+}
+
+/** Index of the part holding `key`: parts are [.., s0), [s0, s1), …, [s_last, ..). */
+function partOf(splits: string[], key: string): number {
+  let lo = 0;
+  let hi = splits.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(key, splits[mid]!) >= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+async function pushdownRange(
+  sides: MergeSides,
+  tally: DiffTally,
+  range: KeyRange,
+  options: ChecksumOptions,
+  source: Store & RangeDigestSource,
+  target: Store & RangeDigestSource,
+): Promise<void> {
+  options.signal?.throwIfAborted();
+  const [s, t] = await Promise.all([
+    source.rangeDigest(sides.collection, range, options.signal),
+    target.rangeDigest(sides.collection, range, options.signal),
+  ]);
+  sides.sourceMeter.addBytes(DIGEST_WIRE_BYTES);
+  sides.targetMeter.addBytes(DIGEST_WIRE_BYTES);
+  if (sameDigest(s, t)) {
+    tally.matching += s.count;
+    return;
+  }
+  if (s.count <= options.leafSize) return leafDiff(sides, tally, range, options);
+  const parts = Math.max(2, Math.min(options.fanout, Math.ceil(s.count / options.leafSize)));
+  const splits = (await source.splitKeys(sides.collection, range, parts, options.signal)).filter(
+    (k) => (range.from === null || compareKeys(k, range.from) > 0) && (range.until === null || compareKeys(k, range.until) < 0),
+  );
+  for (const k of splits) sides.sourceMeter.addBytes(Buffer.byteLength(k, 'utf8'));
+  if (splits.length === 0) return leafDiff(sides, tally, range, options);
+  const bounds = [range.from, ...splits, range.until];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    await pushdownRange(sides, tally, { from: bounds[i]!, until: bounds[i + 1]! }, options, source, target);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * `verify`: prove two stores hold the same data, find every difference, optionally repair it.
+ *
+ * Per collection it picks a comparison method from the mode and what the stores can do:
+ *   count    → counts only
+ *   full     → streaming merge of ordered scans, or hash partitions on disk when a side is unordered
+ *   checksum → range digests and bisection (needs ordered range scans; otherwise as `full`)
+ *   sample   → reservoir sample of the source, point lookups in the target, a Clopper-Pearson bound
+ * Memory stays bounded in every method: only examples are kept, everything else is counted.
+ * A mismatch is a result (`ok: false`); exceptions are for failures (bad options, unreachable store,
+ * interruption). A failure inside one collection is recorded in `errors` and the others still run.
+ */
+import { ConfigurationError, describeError, type RejectInfo } from '../core/errors.js';
+import { collectionNameProblem } from '../core/record.js';
+import type { Store } from '../core/store.js';
+import { openStore } from '../drivers/index.js';
+import { rateLimiterFor, type RateLimiter } from '../engine/rate-limiter.js';
+import { createRetrier } from '../engine/retry.js';
+import { checksumDiff } from './checksum-diff.js';
+import { countCollection, countResult } from './count.js';
+import { mergeDiff, type MergeSides } from './full-diff.js';
+import { hashPartitionDiff, partitionCount } from './hash-partition.js';
+import { checkReferences, loadReferences } from './refs.js';
+import { KeySpill, repairCollection } from './repair.js';
+import { parseSample, sampleDiff, sampleSize, seededRandom, type SampleSpec } from './sample.js';
+import { sampleBound } from './sample-bound.js';
+import { DiffTally, ReadMeter, type DiffSink } from './tally.js';
+import type { CollectionResult, VerifyError, VerifyMode, VerifyOptions, VerifyResult, VerifyTuning } from './types.js';
+
+export type * from './types.js';
+
+const MODES: VerifyMode[] = ['count', 'checksum', 'full', 'sample'];
+
+const DEFAULT_TUNING: VerifyTuning = {
+  batchSize: 1000,
+  partitions: 0,
+  partitionRecords: 100_000,
+  leafSize: 1000,
+  fanout: 64,
+  spillThreshold: 10_000,
+};
+
+interface Context {
+  source: Store;
+  target: Store;
+  mode: VerifyMode;
+  examples: number;
+  tuning: VerifyTuning;
+  limiter: RateLimiter | undefined;
+  signal: AbortSignal | undefined;
+  onProgress: VerifyOptions['onProgress'];
+  sample: SampleSpec;
+  random: () => number;
+  sampled: { checked: number; mismatches: number };
+  confidence: number;
+}
+
+export async function verify(options: VerifyOptions): Promise<VerifyResult> {
+  const mode = options.mode ?? 'checksum';
+  if (!MODES.includes(mode)) throw new ConfigurationError(`unknown verify mode "${String(mode)}"; use one of ${MODES.join(', ')}`);
+  const confidence = options.confidence ?? 0.99;
+  if (!(confidence > 0 && confidence < 1)) throw new ConfigurationError(`confidence must be between 0 and 1 (e.g. 0.99), got ${confidence}`);
+  const examples = options.examples ?? 10;
+  if (!Number.isInteger(examples) || examples < 0) throw new ConfigurationError(`examples must be a whole number of at least 0, got ${examples}`);
+  if (options.deleteExtra && !options.repair) throw new ConfigurationError('deleteExtra only applies with repair; add --repair or drop --delete-extra');
+  const sample = parseSample(options.sample);
+  for (const name of options.only ?? []) {
+    const problem = collectionNameProblem(name);
+    if (problem) throw new ConfigurationError(`--only: ${problem}`);
+  }
+  const references = options.refs ? await loadReferences(options.refs) : undefined;
+
+  const opened: Store[] = [];
+  const open = async (s: string | Store, create: boolean) => {
+    if (typeof s !== 'string') return s;
+    const store = await openStore(s, { create });
+    opened.push(store);
+    return store;
+  };
+  try {
+    const source = await open(options.from, false);
+    const target = await open(options.to, options.repair === true);
+    const ctx: Context = {
+      source,
+      target,
+      mode,
+      examples,
+      tuning: { ...DEFAULT_TUNING, ...options.tuning },
+      limiter: rateLimiterFor(options.maxRate),
+      signal: options.signal,
+      onProgress: options.onProgress,
+      sample,
+      random: seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
+      sampled: { checked: 0, mismatches: 0 },
+      confidence,
+    };
+    const collections = options.only ?? (await listBoth(source, target));
+    const errors: VerifyError[] = [];
+    const result: VerifyResult = { ok: false, mode, collections: [], errors };
+
+    if (!options.repair) {
+      result.collections = await compareAll(ctx, collections, mode, errors);
+    } else {
+      const spills = new Map<string, { copy: KeySpill; extra: KeySpill }>();
+      const sinkFor = (collection: string): DiffSink => {
+        const s = { copy: new KeySpill(ctx.tuning.spillThreshold), extra: new KeySpill(ctx.tuning.spillThreshold) };
+        spills.set(collection, s);
+        return (kind, key) => (kind === 'extra' ? s.extra.add(key) : s.copy.add(key));
+      };
+      try {
+        // count and sample modes cannot name every difference, so the keys come from a checksum pass.
+        const exact = mode === 'full' || mode === 'checksum';
+        const before = await compareAll(ctx, collections, mode, errors, exact ? sinkFor : undefined);
+        if (!exact) {
+          const unequal = before.filter((c) => !collectionOk(c)).map((c) => c.collection);
+          await compareAll(ctx, unequal, 'checksum', errors, sinkFor);
+        }
+        const retrier = createRetrier();
+        const repair = { before, after: [] as CollectionResult[], copied: 0, deleted: 0, rejected: [] as RejectInfo[] };
+        for (const [collection, s] of spills) {
+          if (s.copy.size === 0 && (s.extra.size === 0 || !options.deleteExtra)) continue;
+          try {
+            const outcome = await repairCollection(source, target, collection, s.copy, s.extra, {
+              retrier,
+              limiter: ctx.limiter,
+              deleteExtra: options.deleteExtra === true,
+              batchSize: Math.min(ctx.tuning.batchSize, 500),
+              signal: ctx.signal,
+              onProgress: (records) => ctx.onProgress?.({ phase: 'repair', collection, records }),
+            });
+            repair.copied += outcome.copied;
+            repair.deleted += outcome.deleted;
+            repair.rejected.push(...outcome.rejected);
+          } catch (err) {
+            ctx.signal?.throwIfAborted();
+            errors.push({ collection, message: `repair failed: ${describeError(err)}` });
+          }
+        }
+        repair.after = await compareAll(ctx, collections, mode, errors);
+        result.collections = repair.after;
+        result.repair = repair;
+      } finally {
+        for (const s of spills.values()) {
+          await s.copy.dispose();
+          await s.extra.dispose();
+        }
+      }
+    }
+
+    if (mode === 'sample') result.sampleBound = sampleBound(ctx.sampled.checked, ctx.sampled.mismatches, confidence);
+    if (references) {
+      try {
+        result.danglingRefs = await checkReferences(target, references, {
+          examples,
+          batchSize: ctx.tuning.batchSize,
+          signal: ctx.signal,
+          meter: (collection) => new ReadMeter(collection, { limiter: ctx.limiter, signal: ctx.signal, phase: 'refs', onProgress: ctx.onProgress }),
+        });
+      } catch (err) {
+        ctx.signal?.throwIfAborted();
+        errors.push({ message: `reference check failed: ${describeError(err)}` });
+      }
+    }
+    result.ok =
+      errors.length === 0 &&
+      result.collections.every(collectionOk) &&
+      (result.danglingRefs?.dangling ?? 0) === 0 &&
+      (result.repair?.rejected.length ?? 0) === 0;
+    return result;
+  } finally {
+    for (const store of opened) await store.close();
+  }
+}
+
+export function collectionOk(c: CollectionResult): boolean {
+  return c.missing === 0 && c.different === 0 && c.extra === 0 && c.sourceCount === c.targetCount;
+}
+
+async function listBoth(source: Store, target: Store): Promise<string[]> {
+  const [a, b] = await Promise.all([source.listCollections(), target.listCollections()]);
+  return [...new Set([...a, ...b])].sort();
+}
+
+async function compareAll(ctx: Context, collections: string[], mode: VerifyMode, errors: VerifyError[], sinkFor?: (c: string) => DiffSink): Promise<CollectionResult[]> {
+  const out: CollectionResult[] = [];
+  for (const collection of collections) {
+    ctx.signal?.throwIfAborted();
+    try {
+      out.push(await compareCollection(ctx, collection, mode, errors, sinkFor?.(collection)));
+    } catch (err) {
+      ctx.signal?.throwIfAborted();
+      errors.push({ collection, message: describeError(err) });
+    }
+  }
+  return out;
+}
+
+async function compareCollection(ctx: Context, collection: string, mode: VerifyMode, errors: VerifyError[], sink?: DiffSink): Promise<CollectionResult> {
+  const { source, target, tuning, signal } = ctx;
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const { sourceCount, targetCount } = await countCollection(source, target, collection, signal);
+  if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
+
+  const meterOptions = { limiter: ctx.limiter, signal, phase: (mode === 'sample' ? 'sample' : 'compare') as 'sample' | 'compare', onProgress: ctx.onProgress };
+  const sides: MergeSides = {
+    source,
+    target,
+    collection,
+    sourceMeter: new ReadMeter(collection, meterOptions),
+    targetMeter: new ReadMeter(collection, meterOptions),
+  };
+  const tally = new DiffTally(ctx.examples, sink);
+  let method: CollectionResult['method'];
+  let note: string | undefined;
+
+  if (mode === 'sample') {
+    const size = sampleSize(ctx.sample, sourceCount);
+    const outcome = await sampleDiff(source, target, collection, { source: sides.sourceMeter, target: sides.targetMeter }, tally, {
+      size,
+      random: ctx.random,
+      batchSize: tuning.batchSize,
+      signal,
+    });
+    ctx.sampled.checked += outcome.checked;
+    ctx.sampled.mismatches += outcome.mismatches;
+    method = 'sample';
+    note = `${sampleBound(outcome.checked, outcome.mismatches, ctx.confidence).statement}; target-only records are not sampled, so compare the counts`;
+  } else {
+    const ordered = (await source.isOrdered(collection)) && (await target.isOrdered(collection));
+    if (!ordered) {
+      const partitions = partitionCount(Math.max(sourceCount, targetCount), tuning.partitionRecords, tuning.partitions);
+      await hashPartitionDiff(sides, tally, { partitions, batchSize: tuning.batchSize, signal });
+      method = 'hash-partition';
+      note = `a side does not scan in key order; compared by hashing keys into ${partitions} partition${partitions === 1 ? '' : 's'} spilled to temp files`;
+    } else if (mode === 'checksum' && source.capabilities.rangeScan && target.capabilities.rangeScan) {
+      method = await checksumDiff(sides, tally, sourceCount, { leafSize: tuning.leafSize, fanout: tuning.fanout, batchSize: tuning.batchSize, signal });
+    } else {
+      await mergeDiff(sides, tally, { batchSize: tuning.batchSize, signal });
+      method = 'merge';
+      if (mode === 'checksum') note = 'a side cannot scan key ranges, so both sides were streamed and merged instead of bisected';
+    }
+  }
+
+  for (const [side, meter] of [['source', sides.sourceMeter], ['target', sides.targetMeter]] as const) {
+    if (meter.rejectCount > 0) {
+      const first = meter.rejects[0]!;
+      errors.push({
+        collection,
+        message: `${meter.rejectCount} record${meter.rejectCount === 1 ? '' : 's'} in the ${side} could not be read and were not compared (first: ${first.key === null ? '(no key)' : JSON.stringify(first.key)} at ${first.location}: ${first.reason})`,
+      });
+    }
+  }
+  const compared = tally.matching + tally.missing + tally.different + tally.extra;
+  const result: CollectionResult = {
+    collection,
+    sourceCount,
+    targetCount,
+    matching: tally.matching,
+    missing: tally.missing,
+    different: tally.different,
+    extra: tally.extra,
+    examples: tally.examples(),
+    recordsPerSecond: Math.round(compared / Math.max(seconds(), 1e-3)),
+    bytesTransferred: sides.sourceMeter.bytes + sides.targetMeter.bytes,
+    method,
+  };
+  if (note) result.note = note;
+  return result;
+}
