@@ -1,0 +1,535 @@
+/**
+ * The dual-mode store: the application side of a zero-downtime migration. It is itself a `Store`
+ * (so it passes the shared conformance suite) over an old and a new store, routed by live flags.
+ *
+ * Write guarantee (dual-write modes: every mode except old-only and new-only):
+ * - A write is acknowledged only after the primary store accepted it; the primary's error surfaces.
+ * - The secondary store then gets the same write. Its failure (or a timeout) never reaches the
+ *   caller: the key is recorded as a divergence, with the store that holds the acknowledged value as
+ *   its source, and `repairDivergences()` copies source → target. Until repaired, reads of that key
+ *   go to the source, so a stale copy is never served.
+ * - Within one process, both stores receive the writes to a key in the same order (per-key queues,
+ *   see key-queue.ts), also across mode changes. So when every secondary write succeeds the stores
+ *   converge by themselves, and when one fails the repair (queued behind earlier writes) converges
+ *   them. Across processes writing the same key concurrently, the two stores may apply those writes
+ *   in different orders; verification and repair handle that, the per-key order cannot.
+ * - old-only and new-only write one store only, by design (before dual-write starts / after
+ *   the old store is retired).
+ *
+ * Reads go to the route's read store. Shadow mode also reads the other store in the background
+ * (sampled, bounded concurrency, timeout; never awaited by the caller) and records differences;
+ * read-validation reads both, compares and returns the primary's answer. A comparison is skipped when
+ * a write to the key was in flight during it, since it would report a difference that is not one.
+ */
+import { ConfigurationError, RecordRejected } from '../core/errors.js';
+import { decodeValue, encodeValue, type StoredRecord } from '../core/record.js';
+import type {
+  Capabilities, CollectionStats, PutOptions, PutResult, ScanBatch, ScanOptions, Store,
+} from '../core/store.js';
+import { DiscrepancyRecorder, type DiscrepancyRecorderOptions, type DiscrepancyReport } from './discrepancy-recorder.js';
+import { isFlagSource, StaticFlags, type FlagSource } from './flags.js';
+import { KeyQueues, lockKey } from './key-queue.js';
+import { DualMetrics } from './metrics.js';
+import type { DualFlags, DualFlagsInput, DualMode, Side } from './modes.js';
+import { Router, type Route } from './router.js';
+import { ShadowReader } from './shadow-reader.js';
+import type { Registry } from 'prom-client';
+
+export interface DualStoreOptions {
+  old: Store;
+  new: Store;
+  /** Flags in force: a live source (file, SQLite, `staticFlags`) or a fixed object. */
+  flags: FlagSource | DualFlagsInput;
+  /** Prometheus registry for the metrics. @default a new Registry */
+  registry?: Registry;
+  /** A recorder to share, or options for a new one. */
+  discrepancies?: DiscrepancyRecorder | DiscrepancyRecorderOptions;
+  /** Acknowledge a write once the primary has it; the secondary write continues in order in the
+   * background (close() waits for it). Lower latency; reads of that key wait for the pending write.
+   * @default false */
+  ackAfterPrimary?: boolean;
+  /** A secondary write slower than this is treated as failed (divergence); the queue moves on.
+   * @default 10000 */
+  secondaryTimeoutMs?: number;
+  /** close() also closes the old and new stores. @default true */
+  closeStores?: boolean;
+  /** close() also closes the flag source. @default true when the dual store made it, else false */
+  closeFlags?: boolean;
+  /** Problems that are not surfaced to a caller: secondary failures, refused flags, persistence. */
+  onError?: (error: Error) => void;
+  onFlagsChange?: (flags: DualFlags) => void;
+}
+
+export interface Divergence {
+  collection: string;
+  key: string;
+  /** The store holding the acknowledged value. */
+  source: Side;
+  target: Side;
+  reason: string;
+  at: string;
+}
+
+export interface RepairResult {
+  repaired: number;
+  failed: number;
+  remaining: number;
+}
+
+const SIDES: Side[] = ['old', 'new'];
+
+function intersect(a: Capabilities, b: Capabilities): Capabilities {
+  return {
+    orderedScan: a.orderedScan && b.orderedScan,
+    bytesValues: a.bytesValues && b.bytesValues,
+    rangeScan: a.rangeScan && b.rangeScan,
+    // A checkpoint belongs to one migration target, not to a pair of stores.
+    transactionalCheckpoint: false,
+    bulkLoad: false,
+  };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class DualStore implements Store {
+  readonly driver = 'dual';
+  readonly location: string;
+  readonly capabilities: Capabilities;
+  readonly recorder: DiscrepancyRecorder;
+  readonly metrics: DualMetrics;
+  private readonly stores: Record<Side, Store>;
+  private readonly flagSource: FlagSource;
+  private readonly ownsFlags: boolean;
+  private router: Router;
+  private readonly unsubscribe: () => void;
+  private readonly queues = new KeyQueues();
+  private readonly divergences = new Map<string, Divergence>();
+  private readonly shadow: ShadowReader;
+  private readonly ownsRecorder: boolean;
+  private closed = false;
+
+  constructor(private readonly options: DualStoreOptions) {
+    this.stores = { old: options.old, new: options.new };
+    this.location = `dual(${options.old.location} -> ${options.new.location})`;
+    this.capabilities = intersect(options.old.capabilities, options.new.capabilities);
+    this.ownsFlags = !isFlagSource(options.flags);
+    this.flagSource = isFlagSource(options.flags) ? options.flags : new StaticFlags(options.flags);
+    this.router = new Router(this.flagSource.current());
+    this.unsubscribe = this.flagSource.subscribe((flags) => {
+      this.router = new Router(flags);
+      options.onFlagsChange?.(flags);
+    });
+    this.metrics = new DualMetrics({ registry: options.registry });
+    const report = (e: Error) => this.reportError(e);
+    if (options.discrepancies instanceof DiscrepancyRecorder) {
+      this.recorder = options.discrepancies;
+      this.ownsRecorder = false;
+    } else {
+      const o = options.discrepancies ?? {};
+      this.recorder = new DiscrepancyRecorder({
+        ...o,
+        onError: o.onError ?? report,
+        onRecord: (d) => {
+          this.metrics.discrepancy(d.operation, d.collection, d.kind);
+          o.onRecord?.(d);
+        },
+      });
+      this.ownsRecorder = true;
+    }
+    this.shadow = new ShadowReader({
+      stores: this.stores,
+      queues: this.queues,
+      recorder: this.recorder,
+      metrics: this.metrics,
+      timed: (side, op, fn) => this.timed(side, op, fn),
+      repair: (collection, keys) => {
+        for (const key of keys) this.addDivergence(collection, key, 'old', 'new', 'read-repair');
+        void this.repairKeys(keys.map((k) => lockKey(collection, k)));
+      },
+    });
+  }
+
+  /** The flags in force. */
+  get flags(): DualFlags {
+    return this.router.flags;
+  }
+
+  get mode(): DualMode {
+    return this.router.mode;
+  }
+
+  private reportError(err: Error): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // A failing error handler must not break the request path.
+    }
+  }
+
+  private async timed<T>(side: Side, op: string, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await fn();
+    } catch (err) {
+      this.metrics.error(side, op);
+      throw err;
+    } finally {
+      this.metrics.observe(side, op, (performance.now() - start) / 1000);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConfigurationError(`dual store ${this.location} is closed; create a new one`);
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  async open(): Promise<void> {
+    this.assertOpen();
+    const primary = this.router.collectionRoute(null).primary;
+    await Promise.all(SIDES.map(async (side) => {
+      try {
+        await this.stores[side].open();
+      } catch (err) {
+        // The store that is only secondary now may come up later; its writes become divergences.
+        if (side === primary) throw err;
+        this.reportError(err as Error);
+      }
+    }));
+  }
+
+  /** Waits for queued secondary writes, flushes the recorder, and closes what this store owns. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queues.drain();
+    await this.shadow.drain();
+    this.unsubscribe();
+    if (this.options.closeFlags ?? this.ownsFlags) await this.flagSource.close();
+    if (this.ownsRecorder) await this.recorder.close();
+    if (this.options.closeStores ?? true) {
+      await Promise.allSettled(SIDES.map((s) => this.stores[s].close()));
+    }
+  }
+
+  // ---- whole-collection operations: the store authoritative for the collection -------------------
+
+  private collectionStore(collection: string | null, op: string): [Side, Store] {
+    const side = this.router.collectionRoute(collection).primary;
+    this.metrics.routed(op, side);
+    return [side, this.stores[side]];
+  }
+
+  async listCollections(): Promise<string[]> {
+    const [side, store] = this.collectionStore(null, 'listCollections');
+    return this.timed(side, 'listCollections', () => store.listCollections());
+  }
+
+  async ensureCollection(collection: string): Promise<void> {
+    this.assertOpen();
+    const route = this.router.collectionRoute(collection);
+    await this.timed(route.primary, 'ensureCollection', () => this.stores[route.primary].ensureCollection(collection));
+    if (route.secondary) {
+      const secondary = route.secondary;
+      try {
+        await this.timed(secondary, 'ensureCollection', () => this.stores[secondary].ensureCollection(collection));
+      } catch (err) {
+        this.reportError(err as Error);
+      }
+    }
+  }
+
+  async count(collection: string, options?: { signal?: AbortSignal }): Promise<number> {
+    const [side, store] = this.collectionStore(collection, 'count');
+    return this.timed(side, 'count', () => store.count(collection, options));
+  }
+
+  scan(collection: string, options?: ScanOptions): AsyncIterable<ScanBatch> {
+    const [, store] = this.collectionStore(collection, 'scan');
+    return store.scan(collection, options);
+  }
+
+  async isOrdered(collection: string): Promise<boolean> {
+    const [, store] = this.collectionStore(collection, 'isOrdered');
+    return store.isOrdered(collection);
+  }
+
+  async stats(collection: string): Promise<CollectionStats> {
+    const [, store] = this.collectionStore(collection, 'stats');
+    if (store.stats) return store.stats(collection);
+    return { count: await store.count(collection) };
+  }
+
+  async dropCollection(collection: string): Promise<void> {
+    const route = this.router.collectionRoute(collection);
+    await this.stores[route.primary].dropCollection?.(collection);
+    if (route.secondary) {
+      try {
+        await this.stores[route.secondary].dropCollection?.(collection);
+      } catch (err) {
+        this.reportError(err as Error);
+      }
+    }
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  async getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
+    this.assertOpen();
+    const router = this.router;
+    const result: (StoredRecord | undefined)[] = new Array(keys.length);
+    const groups: Record<Side, number[]> = { old: [], new: [] };
+    // Keys whose primary-side read is compared with the other store (shadow / validation).
+    const compared: Record<'shadow' | 'validate', number[]> = { shadow: [], validate: [] };
+    const mayFallBack: Record<Side, boolean> = { old: true, new: true };
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const route = router.route(collection, key);
+      const d = this.divergences.size > 0 ? this.divergences.get(lockKey(collection, key)) : undefined;
+      // A key awaiting repair is read from the store that holds its acknowledged value.
+      const side = d ? d.source : route.read;
+      groups[side].push(i);
+      // Reading a store that is not primary (progressive): its failure may fall back to the primary.
+      if (side === route.primary) mayFallBack[side] = false;
+      if (!d && side === route.primary && side === 'old') {
+        if (route.shadow) compared.shadow.push(i);
+        else if (route.validate) compared.validate.push(i);
+      }
+    }
+    const handles = (['shadow', 'validate'] as const).map((kind) => {
+      const idx = compared[kind];
+      if (idx.length === 0) return null;
+      const handle = this.shadow.begin(collection, idx.map((i) => keys[i]!), 'old', router.flags, kind);
+      return handle ? { kind, idx, handle } : null;
+    });
+    try {
+      await Promise.all(SIDES.map(async (side) => {
+        const idx = groups[side];
+        if (idx.length === 0) return;
+        this.metrics.routed('get', side, idx.length);
+        const sideKeys = idx.map((i) => keys[i]!);
+        if (this.options.ackAfterPrimary) {
+          await Promise.all(sideKeys.map((k) => this.queues.settled(side, lockKey(collection, k))));
+        }
+        let got: (StoredRecord | undefined)[];
+        try {
+          got = await this.timed(side, 'get', () => this.stores[side].getMany(collection, sideKeys));
+        } catch (err) {
+          if (!mayFallBack[side]) throw err;
+          this.reportError(err as Error);
+          const other: Side = side === 'old' ? 'new' : 'old';
+          got = await this.timed(other, 'get', () => this.stores[other].getMany(collection, sideKeys));
+        }
+        idx.forEach((i, j) => { result[i] = got[j]; });
+      }));
+    } catch (err) {
+      for (const h of handles) h?.handle.cancel();
+      throw err;
+    }
+    for (const h of handles) {
+      if (!h) continue;
+      const task = h.handle.finish(h.idx.map((i) => result[i]));
+      // Shadow comparisons run in the background; validation is part of the read.
+      if (h.kind === 'validate') await task;
+    }
+    return result;
+  }
+
+  // ---- writes -----------------------------------------------------------------------------------
+
+  private addDivergence(collection: string, key: string, source: Side, target: Side, reason: string): void {
+    this.divergences.set(lockKey(collection, key), { collection, key, source, target, reason, at: new Date().toISOString() });
+    this.metrics.divergencesPending.set(this.divergences.size);
+  }
+
+  /** Groups keys by their write route (a batch may straddle canary/non-canary keys). */
+  private groupByRoute<T>(collection: string, items: T[], keyOf: (t: T) => string): { route: Route; items: T[] }[] {
+    const router = this.router;
+    const groups = new Map<string, { route: Route; items: T[] }>();
+    for (const item of items) {
+      const route = router.route(collection, String(keyOf(item)));
+      const id = `${route.primary}|${route.secondary ?? ''}`;
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = { route, items: [] }));
+      g.items.push(item);
+    }
+    return [...groups.values()];
+  }
+
+  /**
+   * One write to a group of keys with the same route: primary part and secondary part enqueued
+   * together (see the module note). Resolves with the primary's result.
+   */
+  private write<R>(
+    collection: string,
+    keys: string[],
+    route: Route,
+    op: 'put' | 'delete',
+    primaryPart: (store: Store) => Promise<R>,
+    secondaryPart: (store: Store, primaryResult: R) => Promise<void>,
+  ): Promise<R> {
+    const locks = keys.map((k) => lockKey(collection, k));
+    const primary = route.primary;
+    this.metrics.routed(op, primary, keys.length);
+    const p = this.queues.enqueue(primary, locks, () => this.timed(primary, op, () => primaryPart(this.stores[primary])));
+    if (!route.secondary) return p;
+    const secondary = route.secondary;
+    const timeoutMs = this.options.secondaryTimeoutMs ?? 10_000;
+    const s = this.queues.enqueue(secondary, locks, async () => {
+      let primaryResult: R;
+      try {
+        primaryResult = await p;
+      } catch {
+        return; // Not acknowledged: nothing to copy.
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const attempt = this.timed(secondary, op, () => secondaryPart(this.stores[secondary], primaryResult));
+      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+      try {
+        const outcome = await Promise.race([attempt, timeout]);
+        if (outcome === 'timeout') {
+          for (const key of keys) this.addDivergence(collection, key, primary, secondary, `${op} timed out after ${timeoutMs} ms`);
+          this.metrics.error(secondary, op);
+          // It may still land later, out of order: mark the keys again when it settles.
+          void attempt.then(
+            () => { for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op}`); },
+            () => { for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op} failed`); },
+          );
+        }
+      } catch (err) {
+        for (const key of keys) {
+          this.addDivergence(collection, key, primary, secondary, message(err));
+          this.recorder.record({ operation: op === 'put' ? 'write' : 'delete', kind: 'write-failed', collection, key, error: message(err) });
+        }
+        this.reportError(err as Error);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    if (this.options.ackAfterPrimary) return p;
+    return p.then(async (r) => {
+      await s;
+      return r;
+    });
+  }
+
+  async putMany(collection: string, records: StoredRecord[], options: PutOptions = {}): Promise<PutResult> {
+    this.assertOpen();
+    const results = await Promise.all(this.groupByRoute(collection, records, (r) => r.key).map((g) =>
+      this.write<PutResult>(
+        collection,
+        g.items.map((r) => String(r.key)),
+        g.route,
+        'put',
+        (store) => store.putMany(collection, g.items, { signal: options.signal }),
+        async (store, primaryResult) => {
+          const refused = new Set(primaryResult.rejected.map((r) => r.key));
+          const accepted = g.items.filter((r) => !refused.has(r.key));
+          if (accepted.length === 0) return;
+          const res = await store.putMany(collection, accepted, { signal: options.signal });
+          for (const r of res.rejected) {
+            // The secondary cannot hold what the primary holds: not repairable by copying, so it is a
+            // discrepancy for people to look at, not a divergence to replay.
+            this.recorder.record({ operation: 'write', kind: 'write-rejected', collection, key: String(r.key), error: r.reason });
+          }
+        },
+      )));
+    const order = new Map<unknown, number>();
+    records.forEach((r, i) => { if (!order.has(r.key)) order.set(r.key, i); });
+    const rejected = results.flatMap((r) => r.rejected).sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
+    return { written: results.reduce((n, r) => n + r.written, 0), rejected };
+  }
+
+  async deleteMany(collection: string, keys: string[]): Promise<number> {
+    this.assertOpen();
+    const counts = await Promise.all(this.groupByRoute(collection, keys, (k) => k).map((g) =>
+      this.write<number>(
+        collection, g.items, g.route, 'delete',
+        (store) => store.deleteMany(collection, g.items),
+        async (store) => { await store.deleteMany(collection, g.items); },
+      )));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // ---- divergences ------------------------------------------------------------------------------
+
+  /** Keys whose secondary write failed and that await repair. */
+  pendingDivergences(): Divergence[] {
+    return [...this.divergences.values()].map((d) => ({ ...d }));
+  }
+
+  /** Copies every divergent key source → target, in order with the writes to it. */
+  async repairDivergences(): Promise<RepairResult> {
+    return this.repairKeys([...this.divergences.keys()]);
+  }
+
+  private async repairKeys(locks: string[]): Promise<RepairResult> {
+    let repaired = 0;
+    let failed = 0;
+    await Promise.all(locks.map(async (lock) => {
+      const d = this.divergences.get(lock);
+      if (!d) return;
+      const { collection, key, source, target } = d;
+      // Read in order on the source queue, write in order on the target queue (see key-queue.ts).
+      const read = this.queues.enqueue(source, [lock], () => this.timed(source, 'repair-read', () => this.stores[source].getMany(collection, [key])));
+      const write = this.queues.enqueue(target, [lock], async () => {
+        const [record] = await read;
+        if (record) await this.stores[target].putMany(collection, [record]).then((r) => {
+          if (r.rejected.length > 0) throw new Error(r.rejected[0]!.reason);
+        });
+        else await this.stores[target].deleteMany(collection, [key]);
+      });
+      try {
+        await write;
+        if (this.divergences.get(lock) === d) this.divergences.delete(lock);
+        repaired++;
+      } catch (err) {
+        failed++;
+        this.metrics.error(target, 'repair');
+        this.reportError(err as Error);
+      }
+    }));
+    this.metrics.divergencesPending.set(this.divergences.size);
+    return { repaired, failed, remaining: this.divergences.size };
+  }
+
+  // ---- reporting --------------------------------------------------------------------------------
+
+  discrepancyReport(): DiscrepancyReport {
+    return this.recorder.report();
+  }
+
+  /** Prometheus exposition text, ready to serve at /metrics. */
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  // ---- application-facing API: JavaScript values ------------------------------------------------
+
+  async get(collection: string, key: string): Promise<unknown> {
+    const [record] = await this.getMany(collection, [key]);
+    return record ? decodeValue(record.value) : undefined;
+  }
+
+  /** Values for the keys (undefined where absent), decoded like `get`. */
+  async getValues(collection: string, keys: string[]): Promise<unknown[]> {
+    const records = await this.getMany(collection, keys);
+    return records.map((r) => (r ? decodeValue(r.value) : undefined));
+  }
+
+  /** Stores a JavaScript value (bytes stay bytes); throws RecordRejected if the primary refuses it. */
+  async put(collection: string, key: string, value: unknown): Promise<void> {
+    const res = await this.putMany(collection, [{ key, value: encodeValue(value) }]);
+    if (res.rejected.length > 0) throw new RecordRejected(res.rejected[0]!);
+  }
+
+  async delete(collection: string, key: string): Promise<boolean> {
+    return (await this.deleteMany(collection, [key])) > 0;
+  }
+}
+
+export function createDualStore(options: DualStoreOptions): DualStore {
+  return new DualStore(options);
+}

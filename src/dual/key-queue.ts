@@ -1,0 +1,108 @@
+/**
+ * Per-store, per-key FIFO queues: the ordering half of the dual store's write guarantee.
+ *
+ * A dual write enqueues its primary part on the primary store's queue and, in the same synchronous
+ * step, its secondary part on the secondary store's queue. Because both enqueues happen together
+ * and each part waits only for parts enqueued earlier, every store receives the writes to a key in
+ * the same order, whichever store is primary at the time (so flipping the mode mid-stream keeps the
+ * order too). A slow secondary delays only later secondary parts of the same key, never the
+ * primary path. A task that spans several keys (a batch) waits for all of their tails, and since
+ * tails are taken atomically in one tick, no cycle can form.
+ *
+ * Watchers let a shadow comparison learn that a write to one of its keys was enqueued while it was
+ * reading, so it can skip a comparison that would otherwise report a false difference.
+ */
+import type { Side } from './modes.js';
+
+interface Slot {
+  tail: Promise<unknown>;
+  pending: number;
+}
+
+export interface WriteWatch {
+  dirty: boolean;
+  release(): void;
+}
+
+export function lockKey(collection: string, key: string): string {
+  return `${collection}\u0000${key}`;
+}
+
+export class KeyQueues {
+  private readonly slots: Record<Side, Map<string, Slot>> = { old: new Map(), new: new Map() };
+  private readonly watchers = new Map<string, Set<WriteWatch>>();
+
+  /** Runs `task` after every task enqueued earlier on `side` for any of `keys`. */
+  enqueue<T>(side: Side, keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const map = this.slots[side];
+    const before: Promise<unknown>[] = [];
+    for (const k of keys) {
+      const slot = map.get(k);
+      if (slot) before.push(slot.tail);
+    }
+    const run = before.length === 0 ? task() : Promise.allSettled(before).then(task);
+    const done = run.then(() => undefined, () => undefined);
+    for (const k of new Set(keys)) {
+      const slot = map.get(k);
+      if (slot) {
+        slot.tail = done;
+        slot.pending++;
+      } else {
+        map.set(k, { tail: done, pending: 1 });
+      }
+      if (this.watchers.size > 0) for (const w of this.watchers.get(k) ?? []) w.dirty = true;
+    }
+    void done.then(() => {
+      for (const k of new Set(keys)) {
+        const slot = map.get(k);
+        if (!slot) continue;
+        slot.pending--;
+        if (slot.pending === 0) map.delete(k);
+      }
+    });
+    return run;
+  }
+
+  /** Whether writes to the key are queued or running on `side` (either side when omitted). */
+  isPending(key: string, side?: Side): boolean {
+    if (side) return this.slots[side].has(key);
+    return this.slots.old.has(key) || this.slots.new.has(key);
+  }
+
+  /** Resolves when everything queued so far for the key on `side` has settled. */
+  settled(side: Side, key: string): Promise<void> {
+    const slot = this.slots[side].get(key);
+    return slot ? slot.tail.then(() => undefined) : Promise.resolve();
+  }
+
+  /** Marks itself dirty when a write to any of the keys is enqueued; call release() when done. */
+  watch(keys: readonly string[]): WriteWatch {
+    const watch: WriteWatch = {
+      dirty: false,
+      release: () => {
+        for (const k of keys) {
+          const set = this.watchers.get(k);
+          set?.delete(watch);
+          if (set && set.size === 0) this.watchers.delete(k);
+        }
+      },
+    };
+    for (const k of keys) {
+      let set = this.watchers.get(k);
+      if (!set) this.watchers.set(k, (set = new Set()));
+      set.add(watch);
+    }
+    return watch;
+  }
+
+  /** Resolves when every task enqueued so far on both sides has settled. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const tails = [...this.slots.old.values(), ...this.slots.new.values()].map((s) => s.tail);
+      if (tails.length === 0) return;
+      await Promise.allSettled(tails);
+      // Let the bookkeeping `then`s run before looking again.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
