@@ -1,0 +1,73 @@
+/**
+ * The SQL text of the `sqlite:` backend, and the row → record conversion. Table names have passed
+ * `assertCollectionName` (letters, digits, `_`, `-`, `.`), so quoting them is enough; the quote
+ * doubling is a second line of defence.
+ */
+import type { StoredRecord } from '../core/record.js';
+
+/** A row as `.raw()` returns it: key, value, updated_at, version. */
+export type RawRow = [unknown, unknown, unknown, unknown];
+
+export interface TableSql {
+  create: string;
+  drop: string;
+  upsert: string;
+  deleteOne: string;
+  count: string;
+  stats: string;
+  scan(after: boolean, until: boolean): string;
+  getMany(n: number): string;
+}
+
+export function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const COLUMNS = 'key, value, updated_at, version';
+
+export function tableSql(collection: string): TableSql {
+  const t = quoteName(collection);
+  return {
+    // `value BLOB` is "no affinity": text stays TEXT, bytes stay BLOB (see sqlite.ts).
+    create: `CREATE TABLE IF NOT EXISTS ${t} (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, updated_at TEXT, version INTEGER) WITHOUT ROWID`,
+    drop: `DROP TABLE IF EXISTS ${t}`,
+    upsert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, version = excluded.version`,
+    deleteOne: `DELETE FROM ${t} WHERE key = ?`,
+    count: `SELECT count(*) FROM ${t}`,
+    // octet_length: bytes of text as UTF-8 without reading it as characters (length() counts characters).
+    stats: `SELECT count(*), coalesce(sum(octet_length(value)), 0) FROM ${t}`,
+    scan(after, until) {
+      const where = after && until ? 'WHERE key > ? AND key < ?' : after ? 'WHERE key > ?' : until ? 'WHERE key < ?' : '';
+      return `SELECT ${COLUMNS} FROM ${t} ${where} ORDER BY key LIMIT ?`;
+    },
+    getMany(n) {
+      return `SELECT ${COLUMNS} FROM ${t} WHERE key IN (${'?, '.repeat(n - 1)}?)`;
+    },
+  };
+}
+
+export const checkpointSql = {
+  create: `CREATE TABLE IF NOT EXISTS _cutover_checkpoints (id TEXT PRIMARY KEY NOT NULL, cursor TEXT NOT NULL, data TEXT, updated_at TEXT NOT NULL) WITHOUT ROWID`,
+  upsert: `INSERT INTO _cutover_checkpoints (id, cursor, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET cursor = excluded.cursor, data = excluded.data, updated_at = excluded.updated_at`,
+  read: `SELECT cursor, data FROM _cutover_checkpoints WHERE id = ?`,
+  // substr/length both count characters, so this is an exact prefix test (LIKE would ignore case).
+  clear: `DELETE FROM _cutover_checkpoints WHERE substr(id, 1, length(?)) = ?`,
+};
+
+/** User tables: everything but SQLite's own and cutover's bookkeeping. */
+export const listTablesSql = `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND substr(name, 1, 9) <> '_cutover_'`;
+
+/** A row as a record, or why it cannot be one (a table written by something other than cutover). */
+export function rowToRecord(row: RawRow): StoredRecord | string {
+  const [key, value, updatedAt, version] = row;
+  if (typeof key !== 'string') return `key is stored as ${key === null ? 'NULL' : typeof key}, not TEXT`;
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+    return `value is stored as ${value === null ? 'NULL' : typeof value}, not JSON text or bytes`;
+  }
+  return {
+    key,
+    value,
+    updatedAt: typeof updatedAt === 'string' ? updatedAt : null,
+    version: typeof version === 'number' ? version : typeof version === 'bigint' ? Number(version) : null,
+  };
+}
