@@ -1,0 +1,70 @@
+/**
+ * COPY ... FROM STDIN in text format. JSON text goes in as it came from the source (no parse and
+ * re-stringify); only the four characters the text format gives meaning to are escaped. Rows are
+ * streamed in chunks of about CHUNK_CHARS so a batch never becomes one giant string, and
+ * `pipeline` applies the socket's backpressure.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { StoredRecord } from '../core/record.js';
+
+const CHUNK_CHARS = 256 * 1024;
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPE_ALL = /[\\\n\r\t]/g;
+const ESCAPED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** A field for COPY text format: backslash, newline, carriage return and tab escaped. */
+export function copyText(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPE_ALL, (c) => ESCAPED[c]!) : s;
+}
+
+/** One COPY line: key, value (jsonb), bytes (bytea hex), and optionally updated_at and version. */
+export function copyLine(record: StoredRecord, withMeta: boolean): string {
+  const v = record.value;
+  // bytea hex input is "\x..."; the backslash itself must be escaped in COPY text.
+  let line = typeof v === 'string'
+    ? `${copyText(record.key)}\t${copyText(v)}\t\\N`
+    : `${copyText(record.key)}\t\\N\t\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  if (withMeta) {
+    line += `\t${record.updatedAt ? copyText(record.updatedAt) : '\\N'}`;
+    line += `\t${record.version === null || record.version === undefined ? '\\N' : String(record.version)}`;
+  }
+  return line + '\n';
+}
+
+function* chunks(records: StoredRecord[], withMeta: boolean): Generator<string> {
+  let chunk = '';
+  for (const r of records) {
+    chunk += copyLine(r, withMeta);
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** Streams the records into `COPY <target> <columns> FROM STDIN`; resolves with the rows copied. */
+export async function copyRecords(client: PoolClient, target: string, columns: string, records: StoredRecord[], withMeta: boolean): Promise<number> {
+  const stream = client.query(copyFrom(`COPY ${target} ${columns} FROM STDIN`));
+  await pipeline(Readable.from(chunks(records, withMeta), { objectMode: false }), stream);
+  return stream.rowCount;
+}
+
+/** The 1-based COPY line a PostgreSQL error points at ("COPY t, line 3, column value: ..."), if any. */
+export function copyErrorLine(err: unknown): number | null {
+  const where = (err as { where?: unknown } | null)?.where;
+  if (typeof where !== 'string') return null;
+  const m = /COPY [^,]+, line (\d+)/.exec(where);
+  return m ? Number(m[1]) : null;
+}
+
+/** Whether records carry metadata that must be copied instead of left to column defaults. */
+export function hasMeta(records: StoredRecord[]): boolean {
+  for (const r of records) {
+    if (r.updatedAt || (r.version !== null && r.version !== undefined)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,127 @@
+/**
+ * One batch, one transaction. Design note (the invariants):
+ * - upsert: COPY the batch into the per-connection temporary staging table, then one
+ *   `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE`, the checkpoint row and COMMIT in a single
+ *   round trip. Replaying a batch is harmless.
+ * - load: COPY straight into the collection's table, no staging and no upsert. The engine promises the
+ *   table held none of these keys, so a key already there is a broken promise: the batch fails on the
+ *   primary key (nothing is duplicated) instead of being half-applied.
+ * - The checkpoint is upserted in the same transaction as the rows, so after a crash either both or
+ *   neither are there.
+ * - A value PostgreSQL refuses (data exceptions, class 22; program limits, class 54) must not sink
+ *   its batch. The transaction is rolled back and the batch re-sent in savepoints: COPY's error names
+ *   the failing line, so the good prefix is re-sent, the bad record rejected with PostgreSQL's message,
+ *   and the rest tried again; without a line number the part is bisected. All parts and the checkpoint
+ *   still commit together.
+ */
+import type { PoolClient } from 'pg';
+import type { RejectInfo } from '../core/errors.js';
+import type { StoredRecord } from '../core/record.js';
+import type { TargetCheckpoint } from '../core/store.js';
+import { copyErrorLine, copyRecords, hasMeta } from './postgres-copy.js';
+import { STAGE_TABLE, checkpointUpsertSql, copyColumns, upsertFromStageSql } from './postgres-sql.js';
+
+export interface BatchWrite {
+  schema: string;
+  /** Quoted, schema-qualified table. */
+  table: string;
+  collection: string;
+  /** Reject location, e.g. "postgres://host/db/events". */
+  location: string;
+  /** Deduplicated (last wins) and pre-checked records. */
+  records: StoredRecord[];
+  mode: 'upsert' | 'load';
+  checkpoint?: TargetCheckpoint | undefined;
+}
+
+/** A failure of one record's data rather than of the batch or the connection. */
+export function isRecordError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
+}
+
+/** Thrown with the key of the record nearest to where the batch failed. */
+export class BatchFailure extends Error {
+  constructor(readonly key: string | undefined, override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+function nearKey(records: StoredRecord[], err: unknown): string | undefined {
+  const line = copyErrorLine(err);
+  return (line !== null ? records[line - 1]?.key : undefined) ?? records[0]?.key;
+}
+
+/** Writes the batch and its checkpoint in one transaction; returns the records PostgreSQL refused. */
+export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<RejectInfo[]> {
+  const withMeta = hasMeta(w.records);
+  const target = w.mode === 'load' ? w.table : STAGE_TABLE;
+  const columns = copyColumns(withMeta);
+  let rejected: RejectInfo[] = [];
+  let landed = w.records.length;
+  await client.query('BEGIN');
+  try {
+    if (w.records.length > 0) {
+      try {
+        await copyRecords(client, target, columns, w.records, withMeta);
+      } catch (err) {
+        if (!isRecordError(err)) throw new BatchFailure(nearKey(w.records, err), err);
+        await client.query('ROLLBACK; BEGIN');
+        rejected = await isolate(client, target, columns, w, withMeta);
+        landed -= rejected.length;
+      }
+    }
+    const finish: string[] = [];
+    if (w.mode === 'upsert' && landed > 0) finish.push(upsertFromStageSql(w.table, withMeta));
+    if (w.checkpoint) finish.push(checkpointUpsertSql(w.schema, w.checkpoint.id, w.checkpoint.cursor, w.checkpoint.data));
+    finish.push('COMMIT');
+    await client.query(finish.join(';\n'));
+    return rejected;
+  } catch (err) {
+    // A dead connection cannot roll back; the server has already aborted the transaction.
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (err instanceof BatchFailure) throw err;
+    throw new BatchFailure(w.records[0]?.key, err);
+  }
+}
+
+/** Copies the records part by part in savepoints, rejecting each record PostgreSQL refuses. */
+async function isolate(client: PoolClient, target: string, columns: string, w: BatchWrite, withMeta: boolean): Promise<RejectInfo[]> {
+  const rejected: RejectInfo[] = [];
+  const reject = (record: StoredRecord, err: unknown) => {
+    const e = err as { message?: string; detail?: string };
+    const detail = e.detail ? ` (${e.detail})` : '';
+    rejected.push({
+      collection: w.collection,
+      key: record.key,
+      location: w.location,
+      reason: `PostgreSQL refused the value: ${e.message ?? String(err)}${detail}`,
+    });
+  };
+  // Parts still to try, last first. A prefix a failed COPY already read past will go through.
+  const todo: StoredRecord[][] = [w.records];
+  while (todo.length > 0) {
+    const part = todo.pop()!;
+    await client.query('SAVEPOINT cutover_part');
+    try {
+      await copyRecords(client, target, columns, part, withMeta);
+      await client.query('RELEASE SAVEPOINT cutover_part');
+      continue;
+    } catch (err) {
+      if (!isRecordError(err)) throw new BatchFailure(nearKey(part, err), err);
+      await client.query('ROLLBACK TO SAVEPOINT cutover_part; RELEASE SAVEPOINT cutover_part');
+      const line = copyErrorLine(err);
+      if (line !== null && line >= 1 && line <= part.length) {
+        reject(part[line - 1]!, err);
+        if (line < part.length) todo.push(part.slice(line));
+        if (line > 1) todo.push(part.slice(0, line - 1));
+      } else if (part.length === 1) {
+        reject(part[0]!, err);
+      } else {
+        const mid = part.length >> 1;
+        todo.push(part.slice(mid), part.slice(0, mid));
+      }
+    }
+  }
+  return rejected;
+}

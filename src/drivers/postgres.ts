@@ -1,0 +1,315 @@
+/**
+ * `postgres://` and `postgresql://`: one table per collection in a schema, written with COPY.
+ * The pool connects lazily; TLS and other connection settings come from the URL exactly as pg's
+ * connection string reads them (`sslmode=`, `options=`, `application_name=`...). Table design and
+ * SQL are in postgres-sql.ts, COPY encoding in postgres-copy.ts, the transaction in postgres-write.ts,
+ * jsonb's limits in postgres-values.ts.
+ */
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import { lastWins, partitionRecords } from '../core/batch.js';
+import { ConfigurationError, CutoverError, StoreError } from '../core/errors.js';
+import { compareKeys } from '../core/key-order.js';
+import { collectionNameProblem, keyProblem, type StoredRecord } from '../core/record.js';
+import type {
+  Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
+} from '../core/store.js';
+import { parseStoreUrl, redactUrl } from '../core/url.js';
+import {
+  CHECKPOINT_TABLE, CREATE_STAGE_SQL, DRIVER, SELECT_COLUMNS, TEXT_TIMESTAMPS, assertSchemaName, createCheckpointTableSql,
+  createTableSql, quoteIdent, rowToRecord, scanBounds, tableName, type PgRow,
+} from './postgres-sql.js';
+import { pgJsonProblem } from './postgres-values.js';
+import { BatchFailure, writeBatch } from './postgres-write.js';
+
+/** Read from the URL's query string; every other parameter goes to pg as its connection string. */
+export interface PostgresOptions {
+  /** Schema holding the collections' tables and `cutover_checkpoints`; created when missing unless
+   * the store is opened with `create: false`. @default "public" */
+  schema?: string;
+  /** Most connections the pool opens. @default 4 */
+  pool?: number;
+}
+
+const CAPABILITIES: Capabilities = {
+  orderedScan: true,
+  bytesValues: true,
+  transactionalCheckpoint: true,
+  rangeScan: true,
+  bulkLoad: true,
+};
+
+const MISSING_TABLE = new Set(['42P01', '3F000']);
+const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
+const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
+
+/** Splits cutover's own parameters off the URL. */
+export function parsePostgresUrl(url: string): { connectionString: string; options: Required<PostgresOptions> } {
+  const parsed = parseStoreUrl(url);
+  const schema = parsed.searchParams.get('schema') ?? 'public';
+  assertSchemaName(schema);
+  const poolText = parsed.searchParams.get('pool');
+  const pool = poolText === null ? 4 : Number(poolText);
+  if (!Number.isInteger(pool) || pool < 1 || pool > 1000) {
+    throw new ConfigurationError(`[${DRIVER}] ?pool=${poolText} in ${redactUrl(url)} must be a whole number from 1 to 1000`);
+  }
+  parsed.searchParams.delete('schema');
+  parsed.searchParams.delete('pool');
+  return { connectionString: parsed.href, options: { schema, pool } };
+}
+
+export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store {
+  const { connectionString, options } = parsePostgresUrl(url);
+  const { schema } = options;
+  const location = redactUrl(url).replace(/\?.*$/, '');
+  const create = openOptions.create !== false;
+  let pool: pg.Pool | null = null;
+  let closed = false;
+  let setup: Promise<void> | null = null;
+  let checkpointTable: Promise<void> | null = null;
+  const tables = new Map<string, Promise<void>>();
+  const staged = new WeakSet<PoolClient>();
+
+  function getPool(): pg.Pool {
+    if (closed) throw new ConfigurationError(`[${DRIVER}] the store for ${location} is closed; open a new one`);
+    if (!pool) {
+      pool = new pg.Pool({
+        connectionString,
+        max: options.pool,
+        connectionTimeoutMillis: 15_000,
+        idleTimeoutMillis: 10_000,
+        application_name: 'cutover',
+        types: TEXT_TIMESTAMPS,
+      });
+      // An idle connection the server ends (restart, pg_terminate_backend) must not crash the process;
+      // the pool drops it and the next query opens a new one.
+      pool.on('error', () => undefined);
+    }
+    return pool;
+  }
+
+  /** Runs `fn`, turning any failure into a StoreError that names the operation, collection and key. */
+  async function attempt<T>(operation: string, collection: string | undefined, fn: () => Promise<T>, key?: string): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CutoverError) throw err;
+      if (err instanceof BatchFailure) throw new StoreError(DRIVER, operation, { collection, key: err.key }, err.cause);
+      throw new StoreError(DRIVER, operation, { collection, key }, err);
+    }
+  }
+
+  async function withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await getPool().connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (err) {
+      // Keep a connection only after a plain SQL error; anything else may have left it mid-protocol.
+      const cause = err instanceof BatchFailure ? err.cause : err;
+      if (!(cause instanceof pg.DatabaseError) || codeOf(cause)?.startsWith('57') || codeOf(cause)?.startsWith('08')) {
+        broken = cause instanceof Error ? cause : new Error(String(cause));
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Creates, at most once at a time, something that concurrent creators may race to make. */
+  async function createOnce(sql: string): Promise<void> {
+    try {
+      await getPool().query(sql);
+    } catch (err) {
+      // Two sessions running CREATE ... IF NOT EXISTS at once: the loser sees a unique violation.
+      if (!ALREADY_EXISTS.has(codeOf(err) ?? '')) throw err;
+    }
+  }
+
+  function ready(): Promise<void> {
+    if (!setup) {
+      setup = (async () => {
+        if (create) await createOnce(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+        else await getPool().query('SELECT 1');
+      })();
+      setup.catch(() => {
+        setup = null;
+      });
+    }
+    return setup;
+  }
+
+  function ensureTable(collection: string): Promise<void> {
+    const table = tableName(schema, collection);
+    let p = tables.get(collection);
+    if (!p) {
+      p = ready().then(() => createOnce(createTableSql(table)));
+      tables.set(collection, p);
+      p.catch(() => tables.delete(collection));
+    }
+    return p;
+  }
+
+  function ensureCheckpointTable(): Promise<void> {
+    if (!checkpointTable) {
+      checkpointTable = ready().then(() => createOnce(createCheckpointTableSql(schema)));
+      checkpointTable.catch(() => {
+        checkpointTable = null;
+      });
+    }
+    return checkpointTable;
+  }
+
+  /** A read on a table that does not exist yet gives `empty`. */
+  async function read<T>(sql: string, params: unknown[], empty: T, map: (rows: PgRow[], rowCount: number) => T): Promise<T> {
+    await ready();
+    try {
+      const res = await getPool().query<PgRow>(sql, params);
+      return map(res.rows, res.rowCount ?? 0);
+    } catch (err) {
+      if (MISSING_TABLE.has(codeOf(err) ?? '')) return empty;
+      throw err;
+    }
+  }
+
+  /** Keys that can exist at all; others (NUL, lone surrogates) would only make PostgreSQL fail. */
+  const possibleKeys = (keys: string[]) => [...new Set(keys.filter((k) => keyProblem(k) === null))];
+  const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
+
+  const store: Store = {
+    driver: DRIVER,
+    location,
+    capabilities: CAPABILITIES,
+
+    async open() {
+      await attempt('connect', undefined, ready);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const p = pool;
+      pool = null;
+      await p?.end();
+    },
+
+    listCollections() {
+      return attempt('listing collections', undefined, () =>
+        read(
+          `SELECT c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> $2
+             AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'key' AND NOT a.attisdropped)
+             AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'bytes' AND NOT a.attisdropped)`,
+          [schema, CHECKPOINT_TABLE],
+          [] as string[],
+          (rows) => rows.map((r) => r.key).filter((name) => collectionNameProblem(name) === null).sort(compareKeys),
+        ));
+    },
+
+    ensureCollection(collection) {
+      return attempt('creating the table', collection, () => ensureTable(collection));
+    },
+
+    count(collection, opts) {
+      const table = tableName(schema, collection);
+      opts?.signal?.throwIfAborted();
+      return attempt('count', collection, () =>
+        read(`SELECT count(*)::text AS key FROM ${table}`, [], 0, (rows) => Number(rows[0]!.key)));
+    },
+
+    async isOrdered() {
+      return true;
+    },
+
+    scan(collection: string, opts: ScanOptions = {}): AsyncIterable<ScanBatch> {
+      const table = tableName(schema, collection);
+      const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
+      return (async function* () {
+        let after = opts.after ?? null;
+        for (;;) {
+          opts.signal?.throwIfAborted();
+          const { where, params } = scanBounds(after, opts.until ?? null);
+          const records = await attempt('scan', collection, () =>
+            read(`SELECT ${SELECT_COLUMNS} FROM ${table} ${where} ORDER BY key LIMIT ${batchSize}`, params, [] as StoredRecord[],
+              (rows) => rows.map(rowToRecord)), after ?? undefined);
+          if (records.length === 0) return;
+          after = records[records.length - 1]!.key;
+          yield { records, rejects: [], cursor: after };
+          if (records.length < batchSize) return;
+        }
+      })();
+    },
+
+    async getMany(collection, keys) {
+      const table = tableName(schema, collection);
+      const wanted = possibleKeys(keys);
+      if (wanted.length === 0) return keys.map(() => undefined);
+      const found = await attempt('getMany', collection, () =>
+        read(`SELECT ${SELECT_COLUMNS} FROM ${table} WHERE key = ANY($1::text[])`, [wanted], new Map<string, StoredRecord>(),
+          (rows) => new Map(rows.map((r) => [r.key, rowToRecord(r)]))), wanted[0]);
+      return keys.map((k) => found.get(k));
+    },
+
+    async putMany(collection: string, records: StoredRecord[], opts: PutOptions = {}): Promise<PutResult> {
+      const table = tableName(schema, collection);
+      opts.signal?.throwIfAborted();
+      const where = `${location}/${collection}`;
+      const { accepted, rejected } = partitionRecords(collection, records, where, (r) =>
+        typeof r.value === 'string' ? pgJsonProblem(r.value) : null);
+      const batch = lastWins(accepted);
+      if (batch.length === 0 && !opts.checkpoint) return { written: 0, rejected };
+      const mode = opts.mode ?? 'upsert';
+      return attempt(mode === 'load' ? 'bulk load' : 'write', collection, async () => {
+        await ensureTable(collection);
+        if (opts.checkpoint) await ensureCheckpointTable();
+        const refused = await withClient(async (client) => {
+          if (mode === 'upsert' && !staged.has(client)) {
+            await client.query(CREATE_STAGE_SQL);
+            staged.add(client);
+          }
+          return writeBatch(client, { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint });
+        });
+        return { written: accepted.length - refused.length, rejected: [...rejected, ...refused] };
+      }, batch[0]?.key);
+    },
+
+    async deleteMany(collection, keys) {
+      const table = tableName(schema, collection);
+      const wanted = possibleKeys(keys);
+      if (wanted.length === 0) return 0;
+      return attempt('delete', collection, () =>
+        read(`DELETE FROM ${table} WHERE key = ANY($1::text[])`, [wanted], 0, (_rows, n) => n), wanted[0]);
+    },
+
+    async readCheckpoint(id): Promise<TargetCheckpoint | null> {
+      return attempt('reading a checkpoint', undefined, () =>
+        read(`SELECT id AS key, cursor AS value, data FROM ${checkpointsTable} WHERE id = $1`, [id], null, (rows) => {
+          const row = rows[0] as unknown as { key: string; value: string; data: string | null } | undefined;
+          if (!row) return null;
+          return row.data === null ? { id: row.key, cursor: row.value } : { id: row.key, cursor: row.value, data: row.data };
+        }));
+    },
+
+    async clearCheckpoints(idPrefix) {
+      await attempt('clearing checkpoints', undefined, () =>
+        read(`DELETE FROM ${checkpointsTable} WHERE starts_with(id, $1)`, [idPrefix], 0, (_rows, n) => n));
+    },
+
+    async stats(collection): Promise<CollectionStats> {
+      const table = tableName(schema, collection);
+      return attempt('stats', collection, () =>
+        read(`SELECT count(*)::text AS key, pg_total_relation_size(${pg.escapeLiteral(table)}::regclass)::text AS value FROM ${table}`,
+          [], { count: 0, bytes: 0 }, (rows) => ({ count: Number(rows[0]!.key), bytes: Number(rows[0]!.value) })));
+    },
+
+    async dropCollection(collection) {
+      const table = tableName(schema, collection);
+      await attempt('dropping the table', collection, async () => {
+        await ready();
+        await getPool().query(`DROP TABLE IF EXISTS ${table}`);
+        tables.delete(collection);
+      });
+    },
+  };
+  return store;
+}
