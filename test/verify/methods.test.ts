@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/drivers/memory.js';
+import { hasRangeDigest, rangeDigestOf } from '../../src/verify/checksum-diff.js';
+import { verify } from '../../src/verify/verify.js';
+import { expectPlanted } from './matrix.js';
+import { plant } from './planted.js';
+import { unordered, withPushdown } from './wrappers.js';
+
+describe('verify on unordered sides (hash partitions on disk)', () => {
+  for (const partitions of [1, 5]) {
+    for (const side of ['source', 'target', 'both'] as const) {
+      it(`finds exactly the planted differences with ${partitions} partition(s), ${side} unordered`, async () => {
+        const a = createMemoryStore();
+        const b = createMemoryStore();
+        const planted = await plant(a, b, 'things', { bytes: true });
+        const source = side === 'target' ? a : unordered(a, 3);
+        const target = side === 'source' ? b : unordered(b, 4);
+        for (const mode of ['full', 'checksum'] as const) {
+          const result = await verify({ from: source, to: target, mode, examples: 100, tuning: { partitions } });
+          expectPlanted(result, planted, 'things');
+          expect(result.collections[0]!.method).toBe('hash-partition');
+          expect(result.collections[0]!.note).toMatch(/partition/);
+        }
+      });
+    }
+  }
+
+  it('picks the partition count from the counts', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    const planted = await plant(a, b, 'things', { n: 300 });
+    const result = await verify({ from: unordered(a), to: b, mode: 'full', examples: 100, tuning: { partitionRecords: 50 } });
+    expectPlanted(result, planted, 'things');
+    expect(result.collections[0]!.note).toMatch(/into 7 partitions/);
+  });
+});
+
+describe('verify checksum without range scans', () => {
+  it('streams and merges both sides instead, and says so', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    const planted = await plant(a, b, 'things');
+    const noRanges = { ...b, capabilities: { ...b.capabilities, rangeScan: false } };
+    const result = await verify({ from: a, to: noRanges, mode: 'checksum', examples: 100 });
+    expectPlanted(result, planted, 'things');
+    expect(result.collections[0]!.method).toBe('merge');
+    expect(result.collections[0]!.note).toMatch(/cannot scan key ranges/);
+  });
+});
+
+describe('verify checksum with digests computed by the backend', () => {
+  it('detects the optional driver methods with a type guard', () => {
+    expect(hasRangeDigest(createMemoryStore())).toBe(false);
+    expect(hasRangeDigest(withPushdown(createMemoryStore()))).toBe(true);
+  });
+
+  it('the reference digest ignores order and spelling but not data', () => {
+    const d = (list: [string, string][]) => Buffer.from(rangeDigestOf(list.map(([key, value]) => ({ key, value }))).digest).toString('hex');
+    expect(d([['a', '{"x":1,"y":2}'], ['b', '1']])).toBe(d([['b', '1.0'], ['a', '{"y":2,"x":1}']]));
+    expect(d([['a', '1']])).not.toBe(d([['a', '1.0000000000000002']]));
+    expect(d([['a', '1']])).not.toBe(d([['b', '1']]));
+  });
+
+  for (const tuning of [{}, { leafSize: 2, fanout: 3 }]) {
+    it(`finds exactly the planted differences (tuning ${JSON.stringify(tuning)})`, async () => {
+      const a = withPushdown(createMemoryStore());
+      const b = withPushdown(createMemoryStore());
+      const planted = await plant(a, b, 'things', { bytes: true });
+      const result = await verify({ from: a, to: b, mode: 'checksum', examples: 100, tuning });
+      expectPlanted(result, planted, 'things');
+      expect(result.collections[0]!.method).toBe('sql-pushdown');
+      expect(a.digestCalls).toBeGreaterThan(0);
+    });
+  }
+
+  it('moves far fewer bytes than a full comparison when little differs', async () => {
+    const a = withPushdown(createMemoryStore());
+    const b = withPushdown(createMemoryStore());
+    const records = Array.from({ length: 5000 }, (_, i) => ({ key: `r${String(i).padStart(5, '0')}`, value: JSON.stringify({ i, pad: 'x'.repeat(100) }) }));
+    await a.putMany('big', records);
+    await b.putMany('big', records);
+    await b.putMany('big', [{ key: 'r02500', value: '{"changed":true}' }]);
+    const checksum = await verify({ from: a, to: b, mode: 'checksum', examples: 10, tuning: { leafSize: 50, fanout: 8 } });
+    const full = await verify({ from: a, to: b, mode: 'full', examples: 10 });
+    expect(checksum.collections[0]!.examples.map((e) => e.key)).toEqual(['r02500']);
+    expect(full.collections[0]!.examples.map((e) => e.key)).toEqual(['r02500']);
+    expect(checksum.collections[0]!.matching).toBe(4999);
+    expect(checksum.collections[0]!.bytesTransferred * 20).toBeLessThan(full.collections[0]!.bytesTransferred);
+  });
+});
+
+describe('verify collections and errors', () => {
+  it('checks collections of either side and reports a target-only collection as extra', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('both', [{ key: 'k', value: '1' }]);
+    await b.putMany('both', [{ key: 'k', value: '1' }]);
+    await b.putMany('stray', [{ key: 's', value: '2' }]);
+    const result = await verify({ from: a, to: b, mode: 'full' });
+    expect(result.collections.map((c) => c.collection)).toEqual(['both', 'stray']);
+    expect(result.collections[1]!.extra).toBe(1);
+    expect(result.ok).toBe(false);
+    expect((await verify({ from: a, to: b, mode: 'full', only: ['both'] })).ok).toBe(true);
+  });
+
+  it('a side whose "ordered" scan is out of order is an error, not a list of differences', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', [{ key: 'a', value: '1' }, { key: 'b', value: '1' }]);
+    await b.putMany('c', [{ key: 'a', value: '1' }, { key: 'b', value: '1' }]);
+    const broken = { ...unordered(b), isOrdered: async () => true, capabilities: b.capabilities };
+    const result = await verify({ from: a, to: broken, mode: 'full' });
+    expect(result.ok).toBe(false);
+    expect(result.errors[0]!.message).toMatch(/not ascending UTF-8 byte order/);
+  });
+
+  it('unreadable source records are reported as errors', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', [{ key: 'a', value: '1' }]);
+    await b.putMany('c', [{ key: 'a', value: '1' }]);
+    const rejecting = {
+      ...a,
+      async *scan(collection: string) {
+        for await (const batch of a.scan(collection)) yield { ...batch, rejects: [{ collection, key: 'bad', location: 'line 3', reason: 'malformed JSON' }] };
+      },
+    };
+    const result = await verify({ from: rejecting, to: b, mode: 'full' });
+    expect(result.ok).toBe(false);
+    expect(result.errors[0]!.message).toMatch(/1 record in the source could not be read.*"bad" at line 3: malformed JSON/);
+  });
+
+  it('rejects bad options with a ConfigurationError', async () => {
+    const a = createMemoryStore();
+    await expect(verify({ from: a, to: a, mode: 'nope' as never })).rejects.toThrow(/unknown verify mode/);
+    await expect(verify({ from: a, to: a, confidence: 1 })).rejects.toThrow(/confidence/);
+    await expect(verify({ from: a, to: a, mode: 'sample', sample: '0%' })).rejects.toThrow(/percentage/);
+    await expect(verify({ from: a, to: a, deleteExtra: true })).rejects.toThrow(/--repair/);
+  });
+
+  it('stops when the signal aborts', async () => {
+    const a = createMemoryStore();
+    await a.putMany('c', [{ key: 'a', value: '1' }]);
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    await expect(verify({ from: a, to: createMemoryStore(), mode: 'full', signal: controller.signal })).rejects.toThrow('stop');
+  });
+});
