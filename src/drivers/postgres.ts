@@ -193,7 +193,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       await p?.end();
     },
 
-    listCollections() {
+    async listCollections() {
       return attempt('listing collections', undefined, () =>
         read(
           `SELECT c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -206,11 +206,11 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
         ));
     },
 
-    ensureCollection(collection) {
+    async ensureCollection(collection) {
       return attempt('creating the table', collection, () => ensureTable(collection));
     },
 
-    count(collection, opts) {
+    async count(collection, opts) {
       const table = tableName(schema, collection);
       opts?.signal?.throwIfAborted();
       return attempt('count', collection, () =>
@@ -222,9 +222,9 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     },
 
     scan(collection: string, opts: ScanOptions = {}): AsyncIterable<ScanBatch> {
-      const table = tableName(schema, collection);
       const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
       return (async function* () {
+        const table = tableName(schema, collection);
         let after = opts.after ?? null;
         for (;;) {
           opts.signal?.throwIfAborted();
