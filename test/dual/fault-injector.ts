@@ -12,6 +12,9 @@ export interface Faults {
   delayMs: number;
   /** A fraction 0..1 of calls of failing operations that fail (1 = all). */
   failRate: number;
+  /** While set, operations named in `holdOps` wait for this promise first (a hung store). */
+  hold: Promise<void> | null;
+  holdOps: Set<string>;
 }
 
 export interface FaultyStore extends Store {
@@ -21,7 +24,7 @@ export interface FaultyStore extends Store {
 const OPS = ['listCollections', 'ensureCollection', 'count', 'isOrdered', 'getMany', 'putMany', 'deleteMany', 'stats', 'dropCollection'] as const;
 
 export function withFaults(inner: Store, name = inner.driver): FaultyStore {
-  const faults: Faults = { failing: new Set(), delayMs: 0, failRate: 1 };
+  const faults: Faults = { failing: new Set(), delayMs: 0, failRate: 1, hold: null, holdOps: new Set() };
   const wrapper: Record<string, unknown> = {
     driver: inner.driver,
     location: `${inner.location} (fault injector)`,
@@ -40,6 +43,7 @@ export function withFaults(inner: Store, name = inner.driver): FaultyStore {
     if (!fn) continue;
     wrapper[op] = async (...args: unknown[]) => {
       if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
+      if (faults.hold && faults.holdOps.has(op)) await faults.hold;
       if ((faults.failing.has('*') || faults.failing.has(op)) && Math.random() < faults.failRate) {
         throw new ConnectionError(name, `injected fault: ${op} refused (store down)`);
       }
@@ -47,4 +51,11 @@ export function withFaults(inner: Store, name = inner.driver): FaultyStore {
     };
   }
   return wrapper as unknown as FaultyStore;
+}
+
+/** A promise and the function that resolves it. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => { open = r; });
+  return { promise, open };
 }
