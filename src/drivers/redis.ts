@@ -9,8 +9,10 @@
  * - count: cutover's own collections keep a set of their record keys, updated in the same MULTI/EXEC
  *   as the records, so SCARD is exact and O(1) even while writers race (as long as they write through
  *   cutover); the cost is the set's memory, about the size of the keys again. An application's
- *   keyspace (`?match=`) has no such set: its count is a full SCAN pass with de-duplication, exact
- *   when nothing writes meanwhile and O(keys in the database).
+ *   keyspace (`?match=`) has no such set: its count is a full SCAN pass over string keys with
+ *   de-duplication, exact when nothing writes meanwhile and O(keys in the database).
+ * - MULTI/EXEC is all or nothing against crashes and lost connections (nothing runs before EXEC), but
+ *   Redis does not roll back a command that fails at run time, so the checkpoint is queued last.
  * - `?match=user:*&collection=users` reads an application's keyspace as one collection; values that
  *   are not JSON text become bytes, other Redis types (hash, list…) are rejected naming key and type.
  */
@@ -83,7 +85,10 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
     }
     return match.literal;
   }
-  const scanPattern = (collection: string) => (match ? match.pattern : escapeGlob(recordPrefix(collection)) + '*');
+  function scanPattern(collection: string): string {
+    const literal = recordPrefix(collection);
+    return match ? match.pattern : escapeGlob(literal) + '*';
+  }
 
   function chunks<T>(list: T[], size = chunkSize): T[][] {
     const out: T[][] = [];
@@ -181,7 +186,8 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
         const seen = new Set<string>();
         let cursor = '0';
         do {
-          const [next, keys] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', scanCount);
+          // TYPE string: keys of other types are rejects, not records.
+          const [next, keys] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', scanCount, 'TYPE', 'string');
           for (const k of keys) seen.add(k.toString('latin1'));
           cursor = next.toString();
         } while (cursor !== '0');
