@@ -69,6 +69,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   let checkpointTable: Promise<void> | null = null;
   const tables = new Map<string, Promise<void>>();
   const staged = new WeakSet<PoolClient>();
+  const listening = new WeakSet<PoolClient>();
 
   function getPool(): pg.Pool {
     if (closed) throw new ConfigurationError(`[${DRIVER}] the store for ${location} is closed; open a new one`);
@@ -101,6 +102,12 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
 
   async function withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await getPool().connect();
+    // A checked-out client whose server goes away emits 'error' besides failing its query; without a
+    // listener that would crash the process. The failed query already carries the error.
+    if (!listening.has(client)) {
+      client.on('error', () => undefined);
+      listening.add(client);
+    }
     let broken: Error | undefined;
     try {
       return await fn(client);

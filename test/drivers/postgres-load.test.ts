@@ -1,0 +1,70 @@
+/**
+ * `mode: 'load'`: plain COPY into the table. It must give the same table contents as upserts, and a
+ * key already in the table makes the batch fail instead of duplicating anything.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTransient, StoreError } from '../../src/core/errors.js';
+import type { StoredRecord } from '../../src/core/record.js';
+import { HOSTILE_KEYS, ORDER_KEYS, TRICKY_JSON } from '../conformance/ugly-data.js';
+import { pgFixture, tableRows, type PgFixture } from './postgres-helpers.js';
+
+let f: PgFixture;
+beforeAll(async () => {
+  f = await pgFixture('pgload');
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+function uglyBatch(): StoredRecord[] {
+  const keys = [...new Set([...ORDER_KEYS, ...HOSTILE_KEYS, ...Array.from({ length: 2000 }, (_, i) => `n${i}`)])];
+  return keys.map((key, i) => {
+    if (i % 11 === 0) return { key, value: randomBytes(i % 300) };
+    return { key, value: TRICKY_JSON[i % TRICKY_JSON.length]! };
+  });
+}
+
+describe('postgres load mode', () => {
+  it('load and upsert give identical table contents, batch by batch', async () => {
+    const batch = uglyBatch();
+    let rejectedLoad: string[] = [];
+    let rejectedUpsert: string[] = [];
+    for (let i = 0; i < batch.length; i += 500) {
+      const part = batch.slice(i, i + 500);
+      const a = await f.store.putMany('by_load', part, { mode: 'load', checkpoint: { id: 'load/u', cursor: String(i) } });
+      const b = await f.store.putMany('by_upsert', part);
+      rejectedLoad = rejectedLoad.concat(a.rejected.map((r) => r.key!));
+      rejectedUpsert = rejectedUpsert.concat(b.rejected.map((r) => r.key!));
+    }
+    expect(rejectedLoad).toEqual(rejectedUpsert);
+    const loaded = await tableRows(f, 'by_load');
+    const upserted = await tableRows(f, 'by_upsert');
+    expect(loaded.length).toBe(batch.length - rejectedLoad.length);
+    expect(loaded).toEqual(upserted);
+    // And the contents are the batch itself: every byte value and every key present.
+    const bytes = new Map(loaded.filter((r) => r.bytes).map((r) => [r.key, r.bytes!]));
+    for (const r of batch) if (typeof r.value !== 'string') expect(Buffer.compare(bytes.get(r.key)!, r.value), r.key).toBe(0);
+  });
+
+  it('load repeats a key inside one batch as last-wins, like upsert', async () => {
+    await f.store.putMany('dup_load', [{ key: 'd', value: '1' }, { key: 'e', value: '2' }, { key: 'd', value: '3' }], { mode: 'load' });
+    expect((await tableRows(f, 'dup_load')).map((r) => [r.key, r.value])).toEqual([['d', '3'], ['e', '2']]);
+  });
+
+  it('load into a table that already has one of the keys fails and changes nothing', async () => {
+    await f.store.putMany('taken', [{ key: 'k1', value: '"old"' }], { checkpoint: { id: 'taken/u', cursor: 'k1' } });
+    const err = await f.store
+      .putMany('taken', [{ key: 'k0', value: '0' }, { key: 'k1', value: '"new"' }, { key: 'k2', value: '2' }], {
+        mode: 'load',
+        checkpoint: { id: 'taken/u', cursor: 'k2' },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).message).toMatch(/duplicate key/);
+    expect((err as StoreError).collection).toBe('taken');
+    expect(isTransient(err)).toBe(false);
+    expect((await tableRows(f, 'taken')).map((r) => [r.key, r.value])).toEqual([['k1', '"old"']]);
+    expect(await f.store.readCheckpoint!('taken/u')).toEqual({ id: 'taken/u', cursor: 'k1' });
+  });
+});
