@@ -10,6 +10,8 @@ export interface Faults {
   failing: Set<string>;
   /** Added latency in ms per operation. */
   delayMs: number;
+  /** Extra random latency 0..jitterMs per operation, so operations overtake each other. */
+  jitterMs: number;
   /** A fraction 0..1 of calls of failing operations that fail (1 = all). */
   failRate: number;
   /** While set, operations named in `holdOps` wait for this promise first (a hung store). */
@@ -24,7 +26,7 @@ export interface FaultyStore extends Store {
 const OPS = ['listCollections', 'ensureCollection', 'count', 'isOrdered', 'getMany', 'putMany', 'deleteMany', 'stats', 'dropCollection'] as const;
 
 export function withFaults(inner: Store, name = inner.driver): FaultyStore {
-  const faults: Faults = { failing: new Set(), delayMs: 0, failRate: 1, hold: null, holdOps: new Set() };
+  const faults: Faults = { failing: new Set(), delayMs: 0, jitterMs: 0, failRate: 1, hold: null, holdOps: new Set() };
   const wrapper: Record<string, unknown> = {
     driver: inner.driver,
     location: `${inner.location} (fault injector)`,
@@ -42,7 +44,8 @@ export function withFaults(inner: Store, name = inner.driver): FaultyStore {
     const fn = (inner as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>)[op];
     if (!fn) continue;
     wrapper[op] = async (...args: unknown[]) => {
-      if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
+      const wait = faults.delayMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (faults.hold && faults.holdOps.has(op)) await faults.hold;
       if ((faults.failing.has('*') || faults.failing.has(op)) && Math.random() < faults.failRate) {
         throw new ConnectionError(name, `injected fault: ${op} refused (store down)`);
