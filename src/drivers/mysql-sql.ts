@@ -68,7 +68,7 @@ export function rowTuple(r: StoredRecord, now: string): string {
   return '(' + rowParams(r, now).map((p) => mysql.escape(p)).join(',') + ')';
 }
 
-/** ISO-8601 to a DATETIME(6) literal in UTC (the session time zone is set to UTC). */
+/** ISO-8601 to a DATETIME(6) literal in UTC. DATETIME (unlike TIMESTAMP) is never shifted by the session time zone. */
 export function toDatetime(iso: string | null | undefined): string | null {
   if (!iso) return null;
   const t = new Date(iso);

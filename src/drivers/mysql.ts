@@ -66,10 +66,6 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
       connectionLimit: options.poolSize ?? 4,
       ssl: config.ssl ? {} : undefined,
     });
-    // DATETIME values are written and read as UTC text, whatever the server's zone.
-    p.on('connection', (conn) => {
-      (conn as unknown as { query(sql: string): void }).query("SET time_zone = '+00:00'");
-    });
     return p;
   }
 

@@ -147,6 +147,22 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
     return { records, rejects };
   }
 
+  /** Values that would read back as something else: the layouts tell bytes from JSON by content. */
+  function valueProblem(value: string | Uint8Array): string | null {
+    if (!match) {
+      return typeof value === 'string' && value.charCodeAt(0) === 0
+        ? 'JSON text cannot start with a NUL character (it would read back as tagged bytes); check the value'
+        : null;
+    }
+    if (typeof value === 'string') {
+      return isJsonText(value) ? null : "the value is not valid JSON text, and an application's keyspace would read it back as bytes";
+    }
+    const text = decodeUtf8(value);
+    return text !== null && isJsonText(text)
+      ? "bytes that are also valid JSON text cannot be told apart from JSON in an application's keyspace; store them as JSON or use cutover's own layout (no ?match=)"
+      : null;
+  }
+
   const store: Store = {
     driver: DRIVER,
     location,
@@ -256,12 +272,7 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
         throw new ConfigurationError(`[redis] ${location} cannot be written: only a pattern of the form <prefix>* maps every record key back into ?match=${match.pattern}`);
       }
       const where = match ? `${location} ${match.pattern}` : `${location} ${literal}*`;
-      const { accepted, rejected } = partitionRecords(collection, records, where, (r) =>
-        // Without a tag, bytes that are UTF-8 JSON text would read back as JSON.
-        match && typeof r.value !== 'string' && decodeUtf8(r.value) !== null && isJsonText(decodeUtf8(r.value)!)
-          ? "bytes that are also valid JSON text cannot be told apart from JSON in an application's keyspace; store them as JSON or use cutover's own layout (no ?match=)"
-          : null,
-      );
+      const { accepted, rejected } = partitionRecords(collection, records, where, (r) => valueProblem(r.value));
       const unique = lastWins(accepted);
       const multi = client.multi();
       for (const part of chunks(unique)) {

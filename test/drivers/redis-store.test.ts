@@ -78,6 +78,10 @@ describe('redis own layout', () => {
       else expect(Buffer.compare(Buffer.from(r.value as Uint8Array), Buffer.from(want.value))).toBe(0);
     });
     expect(got[batch.length]!.value).toBe('[1,2]');
+    // Text that would read back as tagged bytes is refused, not altered.
+    const res = await store.putMany('tags', [{ key: 'nul-text', value: '\u0000x' }, { key: 'fine', value: '1' }]);
+    expect(res.rejected.map((r) => r.key)).toEqual(['nul-text']);
+    expect(await redis.exists(`${prefix}tags:nul-text`)).toBe(0);
     expect(Buffer.from(got[batch.length + 1]!.value as Uint8Array)).toEqual(Buffer.from('{}'));
   });
 
@@ -153,8 +157,9 @@ describe('redis application keyspace (?match=)', () => {
       { key: 'new', value: '{"ok":true}' },
       { key: 'raw', value: Buffer.from([1, 2, 3]) },
       { key: 'looks-json', value: Buffer.from('[1]') },
+      { key: 'not-json-text', value: 'plain words' },
     ]);
-    expect(res.rejected.map((r) => r.key)).toEqual(['looks-json']);
+    expect(res.rejected.map((r) => r.key)).toEqual(['looks-json', 'not-json-text']);
     expect(await redis.get(`${app}new`)).toBe('{"ok":true}');
     expect(await redis.getBuffer(`${app}raw`)).toEqual(Buffer.from([1, 2, 3]));
     expect(await redis.exists(`${app}looks-json`)).toBe(0);
