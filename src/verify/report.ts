@@ -37,7 +37,7 @@ export function formatReport(result: VerifyResult): string {
     out.push(formatTable(result.repair.before));
     out.push('');
     out.push(`repair: copied ${num(result.repair.copied)}, deleted ${num(result.repair.deleted)}, rejected by the target ${num(result.repair.rejected.length)}`);
-    for (const r of result.repair.rejected.slice(0, 20)) out.push(`  rejected ${r.key === null ? '(no key)' : JSON.stringify(r.key)} in "${r.collection}": ${r.reason}`);
+    for (const r of result.repair.rejected.slice(0, 20)) out.push(`  rejected ${r.key === null ? '(no key)' : showKey(r.key)} in "${r.collection}": ${r.reason}`);
     out.push('');
     out.push('after repair:');
   }
@@ -52,10 +52,10 @@ export function formatReport(result: VerifyResult): string {
       out.push(`${c.collection}: ${kind} (${num(total)}${total > list.length ? `, first ${list.length} shown` : ''})`);
       for (const e of list) {
         if (kind === 'different') {
-          out.push(`  ${JSON.stringify(e.key)}`);
+          out.push(`  ${showKey(e.key)}`);
           out.push(e.diff && e.diff.length > 0 ? formatChanges(e.diff) : `    ${show(e.source)} → ${show(e.target)}`);
         } else {
-          out.push(`  ${JSON.stringify(e.key)}: ${show(kind === 'missing' ? e.source : e.target)}`);
+          out.push(`  ${showKey(e.key)}: ${show(kind === 'missing' ? e.source : e.target)}`);
         }
       }
     }
@@ -68,7 +68,7 @@ export function formatReport(result: VerifyResult): string {
     const d = result.danglingRefs;
     out.push('');
     out.push(`references: ${num(d.checked)} checked in the target, ${num(d.dangling)} dangling`);
-    for (const e of d.examples) out.push(`  ${e.collection} ${JSON.stringify(e.key)} .${e.path} -> ${e.refCollection} ${JSON.stringify(e.ref)} (absent)`);
+    for (const e of d.examples) out.push(`  ${e.collection} ${showKey(e.key)} .${e.path} -> ${e.refCollection} ${showKey(e.ref)} (absent)`);
   }
   if (result.errors.length > 0) {
     out.push('');
@@ -76,6 +76,11 @@ export function formatReport(result: VerifyResult): string {
     for (const e of result.errors) out.push(`  ${e.collection ? `${e.collection}: ` : ''}${e.message}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** A key in quotes, with invisible characters (controls, format, private use, unassigned) escaped so they show. */
+export function showKey(key: string): string {
+  return JSON.stringify(key).replace(/[\p{C}\p{Zl}\p{Zp}]/gu, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`);
 }
 
 function num(n: number): string {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../../src/core/record.js';
+import type { ScanOptions } from '../../src/core/store.js';
 import { createMemoryStore } from '../../src/drivers/memory.js';
+import { formatReport, showKey } from '../../src/verify/report.js';
 import { hasRangeDigest, rangeDigestOf } from '../../src/verify/checksum-diff.js';
 import { verify } from '../../src/verify/verify.js';
 import { expectPlanted } from './matrix.js';
@@ -144,5 +147,72 @@ describe('verify collections and errors', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(verify({ from: a, to: createMemoryStore(), mode: 'full', signal: controller.signal })).rejects.toThrow('stop');
+  });
+});
+
+describe('verify repair', () => {
+  it('reports records the target rejects instead of dropping them, and retries transient write failures', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', [{ key: 'ok1', value: '1' }, { key: 'bad', value: '2' }, { key: 'ok2', value: '3' }]);
+    let failures = 1;
+    const picky = {
+      ...b,
+      async putMany(collection: string, records: StoredRecord[]) {
+        if (failures-- > 0) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        const keep = records.filter((r) => r.key !== 'bad');
+        await b.putMany(collection, keep);
+        return {
+          written: keep.length,
+          rejected: records.filter((r) => r.key === 'bad').map((r) => ({ collection, key: r.key, location: 'picky', reason: 'too ugly' })),
+        };
+      },
+    };
+    const result = await verify({ from: a, to: picky, mode: 'full', repair: true });
+    expect(result.repair!.rejected).toEqual([{ collection: 'c', key: 'bad', location: 'picky', reason: 'too ugly' }]);
+    expect(result.ok).toBe(false);
+    expect(result.collections[0]!.examples.map((e) => `${e.kind}:${e.key}`)).toEqual(['missing:bad']);
+    expect((await b.getMany('c', ['ok1', 'bad', 'ok2'])).map((r) => r?.value)).toEqual(['1', undefined, '3']);
+    expect(failures).toBe(-1); // one failed attempt, then the retry that landed
+    expect(formatReport(result)).toMatch(/rejected "bad" in "c": too ugly/);
+  });
+
+  it('does not delete a target record that appeared in the source after the comparison', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', [{ key: 'k', value: '1' }]);
+    await b.putMany('c', [{ key: 'k', value: '1' }, { key: 'late', value: '5' }]);
+    // The source gains "late" between the comparison and the deletes.
+    let scans = 0;
+    const racing = {
+      ...a,
+      async *scan(collection: string, options?: ScanOptions) {
+        scans++;
+        yield* a.scan(collection, options);
+        if (scans === 1) await a.putMany('c', [{ key: 'late', value: '5' }]);
+      },
+    };
+    const result = await verify({ from: racing, to: b, mode: 'full', repair: true, deleteExtra: true });
+    expect(result.repair!.before[0]!.extra).toBe(1);
+    expect(result.repair!.deleted).toBe(0);
+    expect(await b.getMany('c', ['late'])).toEqual([expect.objectContaining({ value: '5' })]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('spills many difference keys to disk and still repairs all of them', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', Array.from({ length: 2500 }, (_, i) => ({ key: `k${i}`, value: `{"i":${i}}` })));
+    const result = await verify({ from: a, to: b, mode: 'checksum', repair: true, tuning: { spillThreshold: 100 } });
+    expect(result.repair!.copied).toBe(2500);
+    expect(await b.count('c')).toBe(2500);
+    const back = await b.getMany('c', ['k0', 'k1234', 'k2499']);
+    expect(back.map((r) => r?.value)).toEqual(['{"i":0}', '{"i":1234}', '{"i":2499}']);
+    expect(result.ok).toBe(true);
+  });
+
+  it('shows invisible characters in keys escaped', () => {
+    expect(showKey('\ue000-x')).toBe('"\\u{e000}-x"');
+    expect(showKey('😀')).toBe('"😀"');
   });
 });

@@ -194,3 +194,26 @@ describe('cutover verify (CLI command)', () => {
     expect(c.out()).toMatch(/errors:\n  users: disk on fire/);
 });
 });
+
+describe('cutover verify through the CLI entry (commander parsing)', () => {
+  it('parses --mode, --only, --repair, --delete-extra, --max-rate and --json', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const name = `main${process.pid}`;
+    const a = createMemoryStore(`memory:${name}_a`);
+    const b = createMemoryStore(`memory:${name}_b`);
+    await a.putMany('users', [{ key: 'u1', value: '{"a":1}' }]);
+    await b.putMany('users', [{ key: 'u1', value: '{"a":2}' }, { key: 'stray', value: '0' }]);
+    await b.putMany('other', [{ key: 'o', value: '0' }]);
+    const c = context();
+    const argv = ['node', 'cutover', 'verify', '--from', `memory:${name}_a`, '--to', `memory:${name}_b`, '--only', 'users', '--mode', 'full', '--repair', '--delete-extra', '--max-rate', '100000', '--json'];
+    expect(await main(argv, c.ctx)).toBe(0);
+    const parsed = JSON.parse(c.out()) as { ok: boolean; collections: { collection: string }[]; repair: { copied: number; deleted: number } };
+    expect(parsed.collections.map((x) => x.collection)).toEqual(['users']);
+    expect(parsed.repair).toMatchObject({ copied: 1, deleted: 1 });
+    expect(await b.getMany('users', ['u1', 'stray'])).toEqual([expect.objectContaining({ value: '{"a":1}' }), undefined]);
+    expect(await b.count('other')).toBe(1); // not in --only: untouched
+    const d = context();
+    expect(await main(['node', 'cutover', 'verify', '--from', `memory:${name}_a`, '--to', `memory:${name}_b`, '--mode', 'count'], d.ctx)).toBe(1);
+    expect(d.out()).toMatch(/other\s+0\s+1/);
+  });
+});
