@@ -216,3 +216,31 @@ describe('verify repair', () => {
     expect(showKey('😀')).toBe('"😀"');
   });
 });
+
+describe('checksum ranges bounded by astral-plane keys', () => {
+  it('splits at astral and high-BMP keys and still finds each planted difference exactly', async () => {
+    const keys = ['\ue000', '\uff5e', '\uffef', '\uffff', '😀', '😀a', '𐀀', '𝄞', '\u{10ffff}', 'z', 'z\uffff', 'z😀', '中', 'é'];
+    const bounds: string[] = [];
+    for (const [i, k] of keys.entries()) {
+      const a = createMemoryStore();
+      const b = createMemoryStore();
+      await a.putMany('c', keys.map((key) => ({ key, value: JSON.stringify({ key }) })));
+      await b.putMany('c', keys.filter((key) => key !== k).map((key) => ({ key, value: JSON.stringify({ key }) })));
+      const changed = keys[(i + 3) % keys.length]!;
+      await b.putMany('c', [{ key: changed, value: '{"changed":true}' }]);
+      const spying = {
+        ...a,
+        scan(collection: string, options?: ScanOptions) {
+          if (options?.after) bounds.push(options.after);
+          if (options?.until) bounds.push(options.until);
+          return a.scan(collection, options);
+        },
+      };
+      const result = await verify({ from: spying, to: b, mode: 'checksum', examples: 100, tuning: { leafSize: 1, fanout: 2, batchSize: 2 } });
+      expect(result.errors).toEqual([]);
+      expect(result.collections[0]!.examples.map((e) => `${e.kind}:${e.key}`).sort()).toEqual([`different:${changed}`, `missing:${k}`].sort());
+      expect(result.collections[0]!.matching).toBe(keys.length - 2);
+    }
+    for (const astral of ['😀', '😀a', '𐀀', '𝄞', '\u{10ffff}']) expect(bounds, `${astral} was a range bound`).toContain(astral);
+  });
+});
