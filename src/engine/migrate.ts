@@ -126,10 +126,11 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
     if (!resumed) {
       const collections = await selectCollections(source, options.only);
       const plans = await planCollections(source, target, collections);
+      const planned: Parameters<StateStore['addUnits']>[0] = [];
       for (const plan of plans) {
         const ranges = options.split && options.split > 1 ? await splitRanges(source, plan.collection, options.split, plan.records) : [null];
         ranges.forEach((range, i) => {
-          state.addUnit({
+          planned.push({
             migrationId: id,
             unit: ranges.length > 1 ? `${plan.collection}#${String(i).padStart(3, '0')}` : plan.collection,
             collection: plan.collection,
@@ -140,6 +141,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
           });
         });
       }
+      state.addUnits(planned);
     }
     const units = state.units(id);
     emit({ type: 'plan', migrationId: id, resumed, units: units.map((u) => ({ unit: u.unit, collection: u.collection, total: u.total, done: u.status === 'done' })) });

@@ -218,10 +218,14 @@ export class StateStore {
     return (this.db.prepare('SELECT * FROM units WHERE migration_id = ? ORDER BY unit').all(id) as Record<string, unknown>[]).map(toUnit);
   }
 
-  addUnit(u: { migrationId: string; unit: string; collection: string; rangeAfter: string | null; rangeUntil: string | null; total: number | null; fresh: boolean }): void {
-    this.db
-      .prepare(`INSERT OR IGNORE INTO units (migration_id, unit, collection, range_after, range_until, status, total, fresh, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
-      .run(u.migrationId, u.unit, u.collection, u.rangeAfter, u.rangeUntil, u.total, u.fresh ? 1 : 0, now());
+  /** Records the whole plan at once: a kill while planning leaves no units, so the next run plans again. */
+  addUnits(units: { migrationId: string; unit: string; collection: string; rangeAfter: string | null; rangeUntil: string | null; total: number | null; fresh: boolean }[]): void {
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO units (migration_id, unit, collection, range_after, range_until, status, total, fresh, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const u of units) insert.run(u.migrationId, u.unit, u.collection, u.rangeAfter, u.rangeUntil, u.total, u.fresh ? 1 : 0, now());
+    })();
   }
 
   /** Records a committed batch: cursor and counters together, in one transaction. */
