@@ -108,13 +108,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
         return (kind, key) => (kind === 'extra' ? s.extra.add(key) : s.copy.add(key));
       };
       try {
-        // count and sample modes cannot name every difference, so the keys come from a checksum pass.
+        // count and sample modes cannot name every difference (equal counts or a clean sample do not
+        // prove equal contents), so the keys to repair come from a checksum pass over every collection.
         const exact = mode === 'full' || mode === 'checksum';
         const before = await compareAll(ctx, collections, mode, errors, exact ? sinkFor : undefined);
-        if (!exact) {
-          const unequal = before.filter((c) => !collectionOk(c)).map((c) => c.collection);
-          await compareAll(ctx, unequal, 'checksum', errors, sinkFor);
-        }
+        if (!exact) await compareAll(ctx, collections, 'checksum', errors, sinkFor);
         const retrier = createRetrier();
         const repair = { before, after: [] as CollectionResult[], copied: 0, deleted: 0, rejected: [] as RejectInfo[] };
         for (const [collection, s] of spills) {

@@ -244,3 +244,16 @@ describe('checksum ranges bounded by astral-plane keys', () => {
     for (const astral of ['😀', '😀a', '𐀀', '𝄞', '\u{10ffff}']) expect(bounds, `${astral} was a range bound`).toContain(astral);
   });
 });
+
+describe('verify repair in count mode', () => {
+  it('repairs contents even when the counts already agree', async () => {
+    const a = createMemoryStore();
+    const b = createMemoryStore();
+    await a.putMany('c', [{ key: 'x', value: '{"v":1}' }]);
+    await b.putMany('c', [{ key: 'x', value: '{"v":2}' }]);
+    const result = await verify({ from: a, to: b, mode: 'count', repair: true });
+    expect(result.repair!.before[0]!.method).toBe('count');
+    expect(result.repair!.copied).toBe(1);
+    expect((await b.getMany('c', ['x']))[0]!.value).toBe('{"v":1}');
+  });
+});
