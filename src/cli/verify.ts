@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { ConfigurationError, describeError } from '../core/errors.js';
 import { formatReport, resultToJson } from '../verify/report.js';
-import type { VerifyMode } from '../verify/types.js';
+import type { VerifyMode, VerifyProgress } from '../verify/types.js';
 import { verify } from '../verify/verify.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, parseList, writeJson, type CliCommand } from './command.js';
 
@@ -38,6 +38,16 @@ const verifyCommand: CliCommand = {
         if (!(maxRate > 0)) throw new ConfigurationError(`--max-rate must be a positive number of records per second, got "${String(options.maxRate)}"`);
       }
       const only = parseList(options.only);
+      // A live line on a terminal only; pipes and logs get the report alone.
+      let lastDraw = 0;
+      const progress = context.stderr.isTTY
+        ? (e: VerifyProgress) => {
+            const now = Date.now();
+            if (now - lastDraw < 250) return;
+            lastDraw = now;
+            context.stderr.write(`\r[cutover] verify ${e.phase} ${e.collection}: ${e.records.toLocaleString('en-US')} records read\u001b[K`);
+          }
+        : undefined;
       const result = await verify({
         from: String(options.from),
         to: String(options.to),
@@ -47,11 +57,13 @@ const verifyCommand: CliCommand = {
         repair: options.repair === true,
         deleteExtra: options.deleteExtra === true,
         signal: context.signal,
+        ...(progress ? { onProgress: progress } : {}),
         ...(only ? { only } : {}),
         ...(options.sample !== undefined ? { sample: String(options.sample) } : {}),
         ...(maxRate !== undefined ? { maxRate } : {}),
         ...(options.refs !== undefined ? { refs: String(options.refs) } : {}),
       });
+      if (progress && lastDraw > 0) context.stderr.write('\r\u001b[K');
       if (options.json) writeJson(context.stdout, resultToJson(result));
       else context.stdout.write(formatReport(result));
       if (result.errors.length > 0) return EXIT_ERROR;
