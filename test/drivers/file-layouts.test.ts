@@ -146,13 +146,16 @@ describe('file store: bad input becomes rejects, good records are all read', () 
     await symlink(join(dir, 'nowhere'), join(dir, 'dangling.json'));
     await writeFile(join(dir, 'huge.json'), JSON.stringify('x'.repeat(2000)));
     await writeFile(join(dir, 'notes.txt'), 'hello');
+    await writeFile(join(dir, 'nul%00byte.json'), '1'); // decodes to a key with NUL: invalid
     await writeFile(join(dir, 'x'.repeat(250) + '.json'), '1'); // a plain name near the 255-byte limit
     await writeFile(join(dir, '.hidden-temp.json.tmp-1234'), 'junk');
     const store = open(root, '?maxValueBytes=1000');
     const { records, rejects } = await scan(store, 'c', 2);
     expect(records.map((r) => r.key)).toEqual([...good, 'x'.repeat(250)]);
     const byFile = new Map(rejects.map((r) => [r.location.slice(dir.length + 1), r]));
-    expect([...byFile.keys()].sort()).toEqual(['badutf8.json', 'dangling.json', 'empty.json', 'folder.json', 'huge.json', 'malformed.json', 'notes.txt']);
+    expect([...byFile.keys()].sort()).toEqual(['badutf8.json', 'dangling.json', 'empty.json', 'folder.json', 'huge.json', 'malformed.json', 'notes.txt', 'nul%00byte.json']);
+    expect(byFile.get('nul%00byte.json')!.reason).toMatch(/NUL/);
+    expect(byFile.get('nul%00byte.json')!.key).toBe('nul\u0000byte');
     expect(byFile.get('malformed.json')!.reason).toMatch(/malformed JSON/);
     expect(byFile.get('malformed.json')!.key).toBe('malformed');
     expect(byFile.get('badutf8.json')!.reason).toMatch(/UTF-8/);
