@@ -145,7 +145,8 @@ export class DualStore implements Store {
       metrics: this.metrics,
       timed: (side, op, fn) => this.timed(side, op, fn),
       repair: (collection, keys) => {
-        for (const key of keys) this.addDivergence(collection, key, 'old', 'new', 'read-repair');
+        // A key already divergent has its own source; read-repair must not overrule it.
+        for (const key of keys) if (!this.divergences.has(lockKey(collection, key))) this.addDivergence(collection, key, 'old', 'new', 'read-repair');
         void this.repairKeys(keys.map((k) => lockKey(collection, k)));
       },
     });
@@ -469,25 +470,29 @@ export class DualStore implements Store {
     let repaired = 0;
     let failed = 0;
     await Promise.all(locks.map(async (lock) => {
-      const d = this.divergences.get(lock);
-      if (!d) return;
-      const { collection, key, source, target } = d;
-      // Read in order on the source queue, write in order on the target queue (see key-queue.ts).
-      const read = this.queues.enqueue(source, [lock], () => this.timed(source, 'repair-read', () => this.stores[source].getMany(collection, [key])));
-      const write = this.queues.enqueue(target, [lock], async () => {
-        const [record] = await read;
-        if (record) await this.stores[target].putMany(collection, [record]).then((r) => {
-          if (r.rejected.length > 0) throw new Error(r.rejected[0]!.reason);
-        });
-        else await this.stores[target].deleteMany(collection, [key]);
-      });
+      if (!this.divergences.has(lock)) return;
+      // Queued on both stores: it runs once every earlier write to the key has settled on both, and
+      // only then looks up the divergence, whose source is by then the store with the latest
+      // acknowledged value (a later failed write may have moved it since the repair was asked for).
       try {
-        await write;
-        if (this.divergences.get(lock) === d) this.divergences.delete(lock);
+        await this.queues.enqueueOn(SIDES, [lock], async () => {
+          const d = this.divergences.get(lock);
+          if (!d) return;
+          const { collection, key, source, target } = d;
+          const [record] = await this.timed(source, 'repair-read', () => this.stores[source].getMany(collection, [key]));
+          await this.timed(target, 'repair', async () => {
+            if (record) {
+              const r = await this.stores[target].putMany(collection, [record]);
+              if (r.rejected.length > 0) throw new Error(r.rejected[0]!.reason);
+            } else {
+              await this.stores[target].deleteMany(collection, [key]);
+            }
+          });
+          if (this.divergences.get(lock) === d) this.divergences.delete(lock);
+        });
         repaired++;
       } catch (err) {
         failed++;
-        this.metrics.error(target, 'repair');
         this.reportError(err as Error);
       }
     }));

@@ -34,14 +34,29 @@ export class KeyQueues {
 
   /** Runs `task` after every task enqueued earlier on `side` for any of `keys`. */
   enqueue<T>(side: Side, keys: readonly string[], task: () => Promise<T>): Promise<T> {
-    const map = this.slots[side];
+    return this.enqueueOn([side], keys, task);
+  }
+
+  /**
+   * Runs `task` after every task enqueued earlier for the keys on each of `sides`; later tasks on
+   * those sides wait for it (a repair that must see both stores settled).
+   */
+  enqueueOn<T>(sides: readonly Side[], keys: readonly string[], task: () => Promise<T>): Promise<T> {
     const before: Promise<unknown>[] = [];
-    for (const k of keys) {
-      const slot = map.get(k);
-      if (slot) before.push(slot.tail);
+    for (const side of sides) {
+      for (const k of keys) {
+        const slot = this.slots[side].get(k);
+        if (slot) before.push(slot.tail);
+      }
     }
     const run = before.length === 0 ? task() : Promise.allSettled(before).then(task);
     const done = run.then(() => undefined, () => undefined);
+    for (const side of sides) this.track(side, keys, done);
+    return run;
+  }
+
+  private track(side: Side, keys: readonly string[], done: Promise<void>): void {
+    const map = this.slots[side];
     for (const k of new Set(keys)) {
       const slot = map.get(k);
       if (slot) {
@@ -60,7 +75,6 @@ export class KeyQueues {
         if (slot.pending === 0) map.delete(k);
       }
     });
-    return run;
   }
 
   /** Whether writes to the key are queued or running on `side` (either side when omitted). */
