@@ -23,7 +23,7 @@ export function pgJsonProblem(text: string): string | null {
     const problem = escapeProblem(text);
     if (problem) return problem;
   }
-  if (NEGATIVE_ZERO_HINT.test(text) || BIG_EXPONENT_HINT.test(text)) return numberProblem(text);
+  if ((text.indexOf('-0') !== -1 && NEGATIVE_ZERO_HINT.test(text)) || BIG_EXPONENT_HINT.test(text)) return numberProblem(text);
   return null;
 }
 

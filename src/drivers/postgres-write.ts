@@ -42,10 +42,12 @@ export function isRecordError(err: unknown): boolean {
 
 /** Thrown with the key of the record nearest to where the batch failed. */
 export class BatchFailure extends Error {
-  constructor(readonly key: string | undefined, override readonly cause: unknown) {
+  constructor(readonly key: string | undefined, override readonly cause: unknown, readonly hint?: string) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }
+
+const LOAD_CONFLICT_HINT = "mode 'load' promises the collection held none of these keys; empty the collection or write with mode 'upsert'";
 
 function nearKey(records: StoredRecord[], err: unknown): string | undefined {
   const line = copyErrorLine(err);
@@ -65,7 +67,10 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
       try {
         await copyRecords(client, target, columns, w.records, withMeta);
       } catch (err) {
-        if (!isRecordError(err)) throw new BatchFailure(nearKey(w.records, err), err);
+        if (!isRecordError(err)) {
+          const hint = w.mode === 'load' && (err as { code?: unknown }).code === '23505' ? LOAD_CONFLICT_HINT : undefined;
+          throw new BatchFailure(nearKey(w.records, err), err, hint);
+        }
         await client.query('ROLLBACK; BEGIN');
         rejected = await isolate(client, target, columns, w, withMeta);
         landed -= rejected.length;

@@ -95,7 +95,9 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       return await fn();
     } catch (err) {
       if (err instanceof CutoverError) throw err;
-      if (err instanceof BatchFailure) throw new StoreError(DRIVER, operation, { collection, key: err.key }, err.cause);
+      if (err instanceof BatchFailure) {
+        throw new StoreError(DRIVER, operation, { collection, key: err.key, ...(err.hint ? { hint: err.hint } : {}) }, err.cause);
+      }
       throw new StoreError(DRIVER, operation, { collection, key }, err);
     }
   }
