@@ -61,7 +61,7 @@ describe('postgres load mode', () => {
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).message).toMatch(/duplicate key.*near key "k1".*mode 'upsert'/);
+    expect((err as StoreError).message).toMatch(/near key "k1": duplicate key.*mode 'upsert'/);
     expect((err as StoreError).collection).toBe('taken');
     expect(isTransient(err)).toBe(false);
     expect((await tableRows(f, 'taken')).map((r) => [r.key, r.value])).toEqual([['k1', '"old"']]);
