@@ -289,6 +289,7 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
           checkpointTable = true;
         }
         if (opts.checkpoint) checkpointUpsert ??= conn.prepare(checkpointSql.upsert);
+        else if (accepted.length === 0) return; // nothing to write: take no write lock
         writeBatch ??= conn.transaction((upsert: Statement, batch: StoredRecord[], checkpoint: TargetCheckpoint | undefined, pos: { i: number }) => {
           // Sequential upserts: a key repeated in the batch ends with its last value.
           for (let i = 0; i < batch.length; i++) {

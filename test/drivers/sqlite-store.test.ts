@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, StoreError } from '../../src/core/errors.js';
+import { openStore } from '../../src/drivers/index.js';
 import { createSqliteStore, sqlitePath } from '../../src/drivers/sqlite.js';
 import { HOSTILE_KEYS, TRICKY_JSON } from '../conformance/ugly-data.js';
 
@@ -183,6 +184,15 @@ describe('sqlite: URLs and lifecycle', () => {
     expect(sqlitePath('sqlite:/abs/my%20app.db')).toBe('/abs/my app.db');
     expect(sqlitePath('sqlite::memory:')).toBe(':memory:');
     expect(() => sqlitePath('sqlite:')).toThrow(ConfigurationError);
+  });
+
+  it('openStore finds the backend by its scheme', async () => {
+    const file = freshFile();
+    const store = await openStore(`sqlite:${file}`);
+    expect(store.driver).toBe('sqlite');
+    await store.putMany('c', [{ key: 'a', value: '1' }]);
+    await store.close();
+    expect(peek(file, (db) => db.prepare('SELECT value FROM c').pluck().get())).toBe('1');
   });
 
   it('a relative path is relative to the working directory', async () => {
