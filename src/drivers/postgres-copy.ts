@@ -34,8 +34,8 @@ export function copyLine(record: StoredRecord, withMeta: boolean): string {
     ? `${copyText(record.key)}\t${copyText(v)}\t\\N`
     : `${copyText(record.key)}\t\\N\t\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
   if (withMeta) {
-    line += `\t${record.updatedAt ? copyText(record.updatedAt) : '\\N'}`;
-    line += `\t${record.version === null || record.version === undefined ? '\\N' : String(record.version)}`;
+    line += `\t${usableTimestamp(record.updatedAt) ? record.updatedAt : '\\N'}`;
+    line += `\t${usableVersion(record.version) ? String(record.version) : '\\N'}`;
   }
   return line + '\n';
 }
@@ -67,10 +67,30 @@ export function copyErrorLine(err: unknown): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * Metadata is kept only in forms PostgreSQL surely reads: an ISO-8601 timestamp and a safe integer.
+ * Anything else (another backend's odd format) is dropped in favour of now() and a fresh version,
+ * because a record must never be rejected for its bookkeeping alone.
+ */
+const ISO_TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)[T ]([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$/;
+
+function usableTimestamp(t: string | null | undefined): t is string {
+  if (typeof t !== 'string') return false;
+  const m = ISO_TIMESTAMP.exec(t);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+function usableVersion(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+
 /** Whether records carry metadata that must be copied instead of left to column defaults. */
 export function hasMeta(records: StoredRecord[]): boolean {
   for (const r of records) {
-    if (r.updatedAt || (r.version !== null && r.version !== undefined)) return true;
+    if (usableTimestamp(r.updatedAt) || usableVersion(r.version)) return true;
   }
   return false;
 }

@@ -53,6 +53,7 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
   if (!Number.isInteger(pool) || pool < 1 || pool > 1000) {
     throw new ConfigurationError(`[${DRIVER}] ?pool=${poolText} in ${redactUrl(url)} must be a whole number from 1 to 1000`);
   }
+  if (!parsed.searchParams.has('schema') && poolText === null) return { connectionString: url, options: { schema, pool } };
   parsed.searchParams.delete('schema');
   parsed.searchParams.delete('pool');
   return { connectionString: parsed.href, options: { schema, pool } };

@@ -74,6 +74,18 @@ describe('postgres tables', () => {
     const [got] = await f.store.getMany('meta', ['c']);
     expect(new Date(got!.updatedAt!).toISOString()).toBe('2020-01-02T03:04:05.123Z');
     expect(got!.version).toBe(7);
+    // Bookkeeping PostgreSQL might not read never costs the record: it falls back to now() and 1.
+    const res = await f.store.putMany('meta', [
+      { key: 'odd1', value: '1', updatedAt: 'yesterday', version: 1.5 },
+      { key: 'odd2', value: '2', updatedAt: '2024-02-30T00:00:00Z' },
+      { key: 'pgstyle', value: '3', updatedAt: '2021-06-07 08:09:10.5+02' },
+    ]);
+    expect(res.rejected).toEqual([]);
+    const odd = await f.db.query(
+      `SELECT key, version::text, updated_at > now() - interval '1 hour' AS recent, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') AS at
+       FROM ${f.table('meta')} WHERE key IN ('odd1', 'odd2', 'pgstyle') ORDER BY key`);
+    expect(odd.rows.map((r) => [r.key, r.version, r.recent])).toEqual([['odd1', '1', true], ['odd2', '1', true], ['pgstyle', '1', false]]);
+    expect(odd.rows[2].at).toBe('2021-06-07 06:09:10.500');
   });
 
   it('collection names are quoted as themselves and can never inject SQL', async () => {
