@@ -89,6 +89,8 @@ export interface Store {
   scan(collection: string, options?: ScanOptions): AsyncIterable<ScanBatch>;
   /** Whether `scan` of this collection is in key order (a store may mix layouts, e.g. files). */
   isOrdered(collection: string): Promise<boolean>;
+  /** A cheap estimate of the count, for progress and ETA (a JSONL log counts lines, not distinct keys). */
+  estimateCount?(collection: string): Promise<number>;
   /** Records for the keys, in the same positions; undefined where absent. */
   getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]>;
   /** Idempotent upsert of a batch. Records the backend cannot hold exactly come back in `rejected`. */

@@ -30,6 +30,8 @@ export interface CollectionLayout {
   create(): Promise<void>;
   drop(): Promise<void>;
   count(signal?: AbortSignal): Promise<number>;
+  /** Cheaper than `count` where exactness costs a full parse (JSONL). */
+  estimateCount?(): Promise<number>;
   stats(): Promise<CollectionStats>;
   scan(options: ScanOptions): AsyncIterable<ScanBatch>;
   getMany(keys: string[]): Promise<(StoredRecord | undefined)[]>;

@@ -145,6 +145,11 @@ export function createFileStore(url: string, options: OpenOptions & FileOptions 
       const { layout: l, exists } = await find(collection);
       return exists ? l.count(opts?.signal).catch((err) => fail('count', collection, err)) : 0;
     },
+    async estimateCount(collection) {
+      const { layout: l, exists } = await find(collection);
+      if (!exists) return 0;
+      return (l.estimateCount ? l.estimateCount() : l.count()).catch((err) => fail('count', collection, err));
+    },
     async stats(collection) {
       const { layout: l, exists } = await find(collection);
       return exists ? l.stats().catch((err) => fail('stats', collection, err)) : { count: 0, bytes: 0 };

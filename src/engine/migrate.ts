@@ -125,7 +125,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
 
     if (!resumed) {
       const collections = await selectCollections(source, options.only);
-      const plans = await planCollections(source, target, collections);
+      const plans = await planCollections(source, target, collections, false);
       const planned: Parameters<StateStore['addUnits']>[0] = [];
       for (const plan of plans) {
         const ranges = options.split && options.split > 1 ? await splitRanges(source, plan.collection, options.split, plan.records) : [null];

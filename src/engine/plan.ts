@@ -35,11 +35,19 @@ export async function selectCollections(source: Store, only?: string[]): Promise
   return only;
 }
 
-export async function planCollections(source: Store, target: Store | null, collections: string[]): Promise<CollectionPlan[]> {
+/**
+ * `exact` (dry-run) asks for exact counts and bytes; a real run only needs totals for progress and
+ * ETA, so it takes the source's cheap estimate where it has one (a JSONL log's line count).
+ */
+export async function planCollections(source: Store, target: Store | null, collections: string[], exact = true): Promise<CollectionPlan[]> {
   const existing = new Set(target ? await target.listCollections() : []);
   const plans: CollectionPlan[] = [];
   for (const collection of collections) {
-    const stats = source.stats ? await source.stats(collection) : { count: await source.count(collection) };
+    const stats = !exact
+      ? { count: source.estimateCount ? await source.estimateCount(collection) : await source.count(collection) }
+      : source.stats
+        ? await source.stats(collection)
+        : { count: await source.count(collection) };
     const targetExists = existing.has(collection);
     plans.push({
       collection,
