@@ -8,7 +8,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { lastWins, partitionRecords } from '../core/batch.js';
-import { ConfigurationError, CutoverError, StoreError } from '../core/errors.js';
+import { ConfigurationError, CutoverError, StoreError, type RejectInfo } from '../core/errors.js';
 import { compareKeys } from '../core/key-order.js';
 import { collectionNameProblem, keyProblem, type StoredRecord } from '../core/record.js';
 import type {
@@ -126,8 +126,13 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     }
   }
 
-  /** Creates, at most once at a time, something that concurrent creators may race to make. */
-  async function createOnce(sql: string): Promise<void> {
+  /**
+   * Runs a CREATE ... IF NOT EXISTS only when `exists` finds nothing: PostgreSQL checks the CREATE
+   * privilege before IF NOT EXISTS, so a user who may only write rows would fail on a plain CREATE.
+   */
+  async function createIfMissing(exists: string, params: unknown[], sql: string): Promise<void> {
+    const found = await getPool().query(exists, params);
+    if (found.rowCount) return;
     try {
       await getPool().query(sql);
     } catch (err) {
@@ -136,10 +141,14 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     }
   }
 
+  const relationExists = 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2';
+
   function ready(): Promise<void> {
     if (!setup) {
       setup = (async () => {
-        if (create) await createOnce(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+        if (create) {
+          await createIfMissing('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema], `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+        }
         else await getPool().query('SELECT 1');
       })();
       setup.catch(() => {
@@ -153,7 +162,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     const table = tableName(schema, collection);
     let p = tables.get(collection);
     if (!p) {
-      p = ready().then(() => createOnce(createTableSql(table)));
+      p = ready().then(() => createIfMissing(relationExists, [schema, collection], createTableSql(table)));
       tables.set(collection, p);
       p.catch(() => tables.delete(collection));
     }
@@ -162,7 +171,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
 
   function ensureCheckpointTable(): Promise<void> {
     if (!checkpointTable) {
-      checkpointTable = ready().then(() => createOnce(createCheckpointTableSql(schema)));
+      checkpointTable = ready().then(() => createIfMissing(relationExists, [schema, CHECKPOINT_TABLE], createCheckpointTableSql(schema)));
       checkpointTable.catch(() => {
         checkpointTable = null;
       });
@@ -270,15 +279,28 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       if (batch.length === 0 && !opts.checkpoint) return { written: 0, rejected };
       const mode = opts.mode ?? 'upsert';
       return attempt(mode === 'load' ? 'bulk load' : 'write', collection, async () => {
-        await ensureTable(collection);
-        if (opts.checkpoint) await ensureCheckpointTable();
-        const refused = await withClient(async (client) => {
-          if (mode === 'upsert' && !staged.has(client)) {
-            await client.query(CREATE_STAGE_SQL);
-            staged.add(client);
-          }
-          return writeBatch(client, { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint });
-        });
+        const write = async () => {
+          await ensureTable(collection);
+          if (opts.checkpoint) await ensureCheckpointTable();
+          return withClient(async (client) => {
+            if (mode === 'upsert' && !staged.has(client)) {
+              await client.query(CREATE_STAGE_SQL);
+              staged.add(client);
+            }
+            return writeBatch(client, { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint });
+          });
+        };
+        let refused: RejectInfo[];
+        try {
+          refused = await write();
+        } catch (err) {
+          // Someone dropped the table (or schema) since this store created it: create it again, once.
+          if (!(err instanceof BatchFailure) || !MISSING_TABLE.has(codeOf(err.cause) ?? '')) throw err;
+          tables.clear();
+          checkpointTable = null;
+          setup = null;
+          refused = await write();
+        }
         return { written: accepted.length - refused.length, rejected: [...rejected, ...refused] };
       }, batch[0]?.key);
     },

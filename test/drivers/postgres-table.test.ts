@@ -146,6 +146,34 @@ describe('postgres tables', () => {
     }
   });
 
+  it('a table dropped behind the store\'s back is created again on the next write', async () => {
+    await f.store.putMany('dropped', [{ key: 'a', value: '1' }], { checkpoint: { id: 'd/u', cursor: 'a' } });
+    await f.db.query(`DROP TABLE ${f.table('dropped')}, ${f.table('cutover_checkpoints')}`);
+    const res = await f.store.putMany('dropped', [{ key: 'b', value: '2' }], { checkpoint: { id: 'd/u', cursor: 'b' } });
+    expect(res.rejected).toEqual([]);
+    expect((await tableRows(f, 'dropped')).map((r) => r.key)).toEqual(['b']);
+    expect(await f.store.readCheckpoint!('d/u')).toEqual({ id: 'd/u', cursor: 'b' });
+  });
+
+  it('a role that may only write rows can write into existing tables (no CREATE privilege needed)', async () => {
+    await f.store.putMany('granted', [{ key: 'a', value: '1' }], { checkpoint: { id: 'g/u', cursor: 'a' } });
+    const role = runId('pgrole');
+    await f.db.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN`);
+    const s = createPostgresStore(storeUrl(f.schema).replace('postgres@', `${role}@`), {});
+    try {
+      await f.db.query(`GRANT USAGE ON SCHEMA ${pg.escapeIdentifier(f.schema)} TO ${pg.escapeIdentifier(role)}`);
+      await f.db.query(`GRANT SELECT, INSERT, UPDATE ON ${f.table('granted')}, ${f.table('cutover_checkpoints')} TO ${pg.escapeIdentifier(role)}`);
+      const res = await s.putMany('granted', [{ key: 'b', value: '2' }, { key: 'a', value: '3' }], { checkpoint: { id: 'g/u', cursor: 'b' } });
+      expect(res.rejected).toEqual([]);
+      expect((await tableRows(f, 'granted')).map((r) => [r.key, r.value])).toEqual([['a', '3'], ['b', '2']]);
+      await expect(s.putMany('not_granted', [{ key: 'a', value: '1' }])).rejects.toThrow(/permission denied/);
+    } finally {
+      await s.close();
+      await f.db.query(`DROP OWNED BY ${pg.escapeIdentifier(role)}`);
+      await f.db.query(`DROP ROLE ${pg.escapeIdentifier(role)}`);
+    }
+  });
+
   it('an unreachable server gives a transient StoreError naming the collection', async () => {
     const s = createPostgresStore('postgres://postgres@127.0.0.1:1/test?schema=x', {});
     try {
