@@ -3,6 +3,7 @@
  * `assertCollectionName` (letters, digits, `_`, `-`, `.`), so quoting them is enough; the quote
  * doubling is a second line of defence.
  */
+import type { Statement } from 'better-sqlite3';
 import type { StoredRecord } from '../core/record.js';
 
 /** A row as `.raw()` returns it: key, value, updated_at, version. */
@@ -12,6 +13,8 @@ export interface TableSql {
   create: string;
   drop: string;
   upsert: string;
+  /** The upsert for `UPSERT_ROWS` rows in one statement. */
+  upsertRows: string;
   deleteOne: string;
   count: string;
   stats: string;
@@ -24,6 +27,9 @@ export function quoteName(name: string): string {
 }
 
 const COLUMNS = 'key, value, updated_at, version';
+const ON_CONFLICT = 'ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, version = excluded.version';
+/** Rows per multi-row upsert: one statement for 32 rows measured a quarter less CPU than 32 statements. */
+export const UPSERT_ROWS = 32;
 
 export function tableSql(collection: string): TableSql {
   const t = quoteName(collection);
@@ -31,7 +37,8 @@ export function tableSql(collection: string): TableSql {
     // `value BLOB` is "no affinity": text stays TEXT, bytes stay BLOB (see sqlite.ts).
     create: `CREATE TABLE IF NOT EXISTS ${t} (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, updated_at TEXT, version INTEGER) WITHOUT ROWID`,
     drop: `DROP TABLE IF EXISTS ${t}`,
-    upsert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, version = excluded.version`,
+    upsert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?) ${ON_CONFLICT}`,
+    upsertRows: `INSERT INTO ${t} (${COLUMNS}) VALUES ${'(?, ?, ?, ?), '.repeat(UPSERT_ROWS - 1)}(?, ?, ?, ?) ${ON_CONFLICT}`,
     deleteOne: `DELETE FROM ${t} WHERE key = ?`,
     count: `SELECT count(*) FROM ${t}`,
     // octet_length: bytes of text as UTF-8 without reading it as characters (length() counts characters).
@@ -56,6 +63,43 @@ export const checkpointSql = {
 
 /** User tables: everything but SQLite's own and cutover's bookkeeping. */
 export const listTablesSql = `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND substr(name, 1, 9) <> '_cutover_'`;
+
+/**
+ * Upserts a batch in order, inside the caller's transaction. SQLite applies a multi-row VALUES row by
+ * row, so a key repeated in the batch ends with its last value. `at.i` is left on the record that
+ * failed, for the error message.
+ */
+export function upsertRecords(one: Statement, many: Statement, batch: StoredRecord[], at: { i: number }, inTransaction: () => boolean): void {
+  const args: unknown[] = new Array(UPSERT_ROWS * 4);
+  let i = 0;
+  for (; i + UPSERT_ROWS <= batch.length; i += UPSERT_ROWS) {
+    for (let j = 0, o = 0; j < UPSERT_ROWS; j++, o += 4) {
+      const r = batch[i + j]!;
+      args[o] = r.key;
+      args[o + 1] = r.value;
+      args[o + 2] = r.updatedAt ?? null;
+      args[o + 3] = r.version ?? null;
+    }
+    try {
+      many.run(args);
+    } catch (err) {
+      // The failed statement was undone but the transaction is open (and will be rolled back):
+      // replaying its rows one by one finds the record to name. Never outside the transaction.
+      if (inTransaction()) for (at.i = i; at.i < i + UPSERT_ROWS; at.i++) upsertOne(one, batch[at.i]!);
+      at.i = i;
+      throw err;
+    }
+  }
+  for (; i < batch.length; i++) {
+    at.i = i;
+    upsertOne(one, batch[i]!);
+  }
+  at.i = -1;
+}
+
+function upsertOne(one: Statement, r: StoredRecord): void {
+  one.run(r.key, r.value, r.updatedAt ?? null, r.version ?? null);
+}
 
 /** A row as a record, or why it cannot be one (a table written by something other than cutover). */
 export function rowToRecord(row: RawRow): StoredRecord | string {

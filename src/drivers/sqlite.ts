@@ -28,7 +28,7 @@ import type {
   Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
 } from '../core/store.js';
 import { parseStoreUrl, pathOfUrl } from '../core/url.js';
-import { type RawRow, type TableSql, checkpointSql, listTablesSql, rowToRecord, tableSql } from './sqlite-sql.js';
+import { type RawRow, type TableSql, checkpointSql, listTablesSql, rowToRecord, tableSql, upsertRecords } from './sqlite-sql.js';
 
 export interface SqliteOptions extends OpenOptions {
   /**
@@ -118,7 +118,7 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
   let closed = false;
   /** Tables known to exist with exactly this name, with their prepared statements. */
   const tables = new Map<string, Table>();
-  let writeBatch: ((upsert: Statement, records: StoredRecord[], checkpoint: TargetCheckpoint | undefined, at: { i: number }) => void) | null = null;
+  let writeBatch: ((t: Table, records: StoredRecord[], checkpoint: TargetCheckpoint | undefined, at: { i: number }) => void) | null = null;
   let checkpointUpsert: Statement | null = null;
   /** Whether `_cutover_checkpoints` is known to exist (it is made on the first checkpoint, never on sources). */
   let checkpointTable = false;
@@ -290,19 +290,15 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
         }
         if (opts.checkpoint) checkpointUpsert ??= conn.prepare(checkpointSql.upsert);
         else if (accepted.length === 0) return; // nothing to write: take no write lock
-        writeBatch ??= conn.transaction((upsert: Statement, batch: StoredRecord[], checkpoint: TargetCheckpoint | undefined, pos: { i: number }) => {
-          // Sequential upserts: a key repeated in the batch ends with its last value.
-          for (let i = 0; i < batch.length; i++) {
-            pos.i = i;
-            const r = batch[i]!;
-            upsert.run(r.key, r.value, r.updatedAt ?? null, r.version ?? null);
+        writeBatch ??= conn.transaction((t: Table, batch: StoredRecord[], checkpoint: TargetCheckpoint | undefined, pos: { i: number }) => {
+          if (batch.length > 0) {
+            upsertRecords(prepared(conn, t, t.sql.upsert, false), prepared(conn, t, t.sql.upsertRows, false), batch, pos, () => conn.inTransaction);
           }
-          pos.i = -1;
           if (checkpoint) {
             checkpointUpsert!.run(checkpoint.id, checkpoint.cursor, checkpoint.data ?? null, new Date().toISOString());
           }
         }).immediate;
-        writeBatch(prepared(conn, t, t.sql.upsert, false), accepted, opts.checkpoint, at);
+        writeBatch(t, accepted, opts.checkpoint, at);
       }, () => (at.i >= 0 ? accepted[at.i]?.key : undefined));
       return { written: accepted.length, rejected };
     },

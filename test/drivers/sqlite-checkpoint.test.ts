@@ -56,6 +56,18 @@ describe('sqlite: batch and checkpoint commit together', () => {
     other.close();
   });
 
+  it('a big batch (multi-row statements) failing in its middle leaves nothing and names the exact key', async () => {
+    const { store, other, rows, checkpoint } = setup();
+    await store.ensureCollection('events');
+    other.exec(`CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.key = 'k050' BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END`);
+    const batch = Array.from({ length: 100 }, (_, i) => ({ key: `k${String(i).padStart(3, '0')}`, value: String(i) }));
+    await expect(store.putMany('events', batch, { checkpoint: { id: 'm2/u', cursor: 'k099' } })).rejects.toThrow(/near key "k050".*refused by trigger/);
+    expect(rows()).toEqual([]);
+    expect(checkpoint('m2/u')).toBeUndefined();
+    await store.close();
+    other.close();
+  });
+
   it('a checkpoint that fails to write takes its batch down with it', async () => {
     const { store, other, rows, checkpoint } = setup();
     await store.putMany('events', [{ key: 'a', value: '1' }], { checkpoint: { id: 'm1/u1', cursor: 'a' } });

@@ -93,6 +93,16 @@ describe('sqlite: durability and exact storage', () => {
     await store.close();
   });
 
+  it('a key repeated inside and across multi-row statements keeps its last value', async () => {
+    const file = freshFile();
+    const store = createSqliteStore(`sqlite:${file}`, {});
+    const batch = Array.from({ length: 100 }, (_, i) => ({ key: `k${i % 7}`, value: String(i) }));
+    await store.putMany('c', batch);
+    await store.close();
+    const expected = Array.from({ length: 7 }, (_, k) => [`k${k}`, String(Math.max(...batch.map((_, i) => i).filter((i) => i % 7 === k)))]);
+    expect(peek(file, (db) => db.prepare('SELECT key, value FROM c ORDER BY key').raw().all())).toEqual(expected);
+  });
+
   it("'load' mode keeps the last value of a key repeated in the batch", async () => {
     const file = freshFile();
     const store = createSqliteStore(`sqlite:${file}`, {});
