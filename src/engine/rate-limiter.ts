@@ -1,6 +1,7 @@
 /**
  * A token bucket for `--max-rate` (records per second). Shared by every unit of a migration, so the
- * cap holds for the whole job, not per collection. Burst is one second's worth.
+ * cap holds for the whole job, not per collection. It starts empty, so no window of a run (including
+ * the first second after a resume) goes faster than the cap; unused capacity accrues up to one second.
  */
 export class RateLimiter {
   private tokens: number;
@@ -8,7 +9,7 @@ export class RateLimiter {
 
   constructor(private readonly perSecond: number) {
     if (!(perSecond > 0)) throw new RangeError('rate must be positive');
-    this.tokens = perSecond;
+    this.tokens = 0;
   }
 
   /** Waits until `n` records may go. A request larger than the burst is let through at the average rate. */
