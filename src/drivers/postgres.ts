@@ -146,10 +146,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   function ready(): Promise<void> {
     if (!setup) {
       setup = (async () => {
-        if (create) {
-          await createIfMissing('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema], `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-        }
-        else await getPool().query('SELECT 1');
+        if (!create) await getPool().query('SELECT 1');
+        else await createIfMissing('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema], `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
       })();
       setup.catch(() => {
         setup = null;
@@ -179,11 +177,11 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     return checkpointTable;
   }
 
-  /** A read on a table that does not exist yet gives `empty`. */
-  async function read<T>(sql: string, params: unknown[], empty: T, map: (rows: PgRow[], rowCount: number) => T): Promise<T> {
+  /** Runs one statement on a collection's table; a table that does not exist (yet) gives `empty`. */
+  async function onTable<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], empty: T, map: (rows: R[], rowCount: number) => T): Promise<T> {
     await ready();
     try {
-      const res = await getPool().query<PgRow>(sql, params);
+      const res = await getPool().query<R>(sql, params);
       return map(res.rows, res.rowCount ?? 0);
     } catch (err) {
       if (MISSING_TABLE.has(codeOf(err) ?? '')) return empty;
@@ -214,14 +212,14 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
 
     async listCollections() {
       return attempt('listing collections', undefined, () =>
-        read(
-          `SELECT c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        onTable(
+          `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> $2
              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'key' AND NOT a.attisdropped)
              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'bytes' AND NOT a.attisdropped)`,
           [schema, CHECKPOINT_TABLE],
           [] as string[],
-          (rows) => rows.map((r) => r.key).filter((name) => collectionNameProblem(name) === null).sort(compareKeys),
+          (rows: { name: string }[]) => rows.map((r) => r.name).filter((name) => collectionNameProblem(name) === null).sort(compareKeys),
         ));
     },
 
@@ -233,7 +231,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const table = tableName(schema, collection);
       opts?.signal?.throwIfAborted();
       return attempt('count', collection, () =>
-        read(`SELECT count(*)::text AS key FROM ${table}`, [], 0, (rows) => Number(rows[0]!.key)));
+        onTable(`SELECT count(*)::text AS n FROM ${table}`, [], 0, (rows: { n: string }[]) => Number(rows[0]!.n)));
     },
 
     async isOrdered() {
@@ -249,8 +247,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
           opts.signal?.throwIfAborted();
           const { where, params } = scanBounds(after, opts.until ?? null);
           const records = await attempt('scan', collection, () =>
-            read(`SELECT ${SELECT_COLUMNS} FROM ${table} ${where} ORDER BY key LIMIT ${batchSize}`, params, [] as StoredRecord[],
-              (rows) => rows.map(rowToRecord)), after ?? undefined);
+            onTable(`SELECT ${SELECT_COLUMNS} FROM ${table} ${where} ORDER BY key LIMIT ${batchSize}`, params, [] as StoredRecord[],
+              (rows: PgRow[]) => rows.map(rowToRecord)), after ?? undefined);
           if (records.length === 0) return;
           after = records[records.length - 1]!.key;
           yield { records, rejects: [], cursor: after };
@@ -264,8 +262,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const wanted = possibleKeys(keys);
       if (wanted.length === 0) return keys.map(() => undefined);
       const found = await attempt('getMany', collection, () =>
-        read(`SELECT ${SELECT_COLUMNS} FROM ${table} WHERE key = ANY($1::text[])`, [wanted], new Map<string, StoredRecord>(),
-          (rows) => new Map(rows.map((r) => [r.key, rowToRecord(r)]))), wanted[0]);
+        onTable(`SELECT ${SELECT_COLUMNS} FROM ${table} WHERE key = ANY($1::text[])`, [wanted], new Map<string, StoredRecord>(),
+          (rows: PgRow[]) => new Map(rows.map((r) => [r.key, rowToRecord(r)]))), wanted[0]);
       return keys.map((k) => found.get(k));
     },
 
@@ -310,28 +308,30 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const wanted = possibleKeys(keys);
       if (wanted.length === 0) return 0;
       return attempt('delete', collection, () =>
-        read(`DELETE FROM ${table} WHERE key = ANY($1::text[])`, [wanted], 0, (_rows, n) => n), wanted[0]);
+        onTable(`DELETE FROM ${table} WHERE key = ANY($1::text[])`, [wanted], 0, (_rows: never[], n) => n), wanted[0]);
     },
 
     async readCheckpoint(id): Promise<TargetCheckpoint | null> {
       return attempt('reading a checkpoint', undefined, () =>
-        read(`SELECT id AS key, cursor AS value, data FROM ${checkpointsTable} WHERE id = $1`, [id], null, (rows) => {
-          const row = rows[0] as unknown as { key: string; value: string; data: string | null } | undefined;
-          if (!row) return null;
-          return row.data === null ? { id: row.key, cursor: row.value } : { id: row.key, cursor: row.value, data: row.data };
-        }));
+        onTable(`SELECT id, cursor, data FROM ${checkpointsTable} WHERE id = $1`, [id], null,
+          (rows: { id: string; cursor: string; data: string | null }[]): TargetCheckpoint | null => {
+            const row = rows[0];
+            if (!row) return null;
+            return row.data === null ? { id: row.id, cursor: row.cursor } : { id: row.id, cursor: row.cursor, data: row.data };
+          }));
     },
 
     async clearCheckpoints(idPrefix) {
       await attempt('clearing checkpoints', undefined, () =>
-        read(`DELETE FROM ${checkpointsTable} WHERE starts_with(id, $1)`, [idPrefix], 0, (_rows, n) => n));
+        onTable(`DELETE FROM ${checkpointsTable} WHERE starts_with(id, $1)`, [idPrefix], 0, (_rows: never[], n) => n));
     },
 
     async stats(collection): Promise<CollectionStats> {
       const table = tableName(schema, collection);
       return attempt('stats', collection, () =>
-        read(`SELECT count(*)::text AS key, pg_total_relation_size(${pg.escapeLiteral(table)}::regclass)::text AS value FROM ${table}`,
-          [], { count: 0, bytes: 0 }, (rows) => ({ count: Number(rows[0]!.key), bytes: Number(rows[0]!.value) })));
+        // The table's total size on disk (rows, TOAST and the key index): cheap and close enough.
+        onTable(`SELECT count(*)::text AS n, pg_total_relation_size(${pg.escapeLiteral(table)}::regclass)::text AS size FROM ${table}`,
+          [], { count: 0, bytes: 0 }, (rows: { n: string; size: string }[]) => ({ count: Number(rows[0]!.n), bytes: Number(rows[0]!.size) })));
     },
 
     async dropCollection(collection) {
