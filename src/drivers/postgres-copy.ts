@@ -26,24 +26,40 @@ export function copyText(s: string): string {
   return s;
 }
 
-/** One COPY line: key, value (jsonb), bytes (bytea hex), and optionally updated_at and version. */
-export function copyLine(record: StoredRecord, withMeta: boolean): string {
+/**
+ * What to write for a record without usable metadata, when the batch copies metadata columns at
+ * all: `\N` into the staging table (the upsert fills in now() and the version), real values when
+ * loading straight into the table, whose columns are NOT NULL.
+ */
+export interface MetaDefaults {
+  updatedAt: string;
+  version: string;
+}
+
+export const STAGE_META: MetaDefaults = { updatedAt: '\\N', version: '\\N' };
+
+export function loadMeta(): MetaDefaults {
+  return { updatedAt: new Date().toISOString(), version: '1' };
+}
+
+/** One COPY line: key, value (jsonb), bytes (bytea hex), and with `meta` updated_at and version. */
+export function copyLine(record: StoredRecord, meta: MetaDefaults | null): string {
   const v = record.value;
   // bytea hex input is "\x..."; the backslash itself must be escaped in COPY text.
   let line = typeof v === 'string'
     ? `${copyText(record.key)}\t${copyText(v)}\t\\N`
     : `${copyText(record.key)}\t\\N\t\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
-  if (withMeta) {
-    line += `\t${usableTimestamp(record.updatedAt) ? record.updatedAt : '\\N'}`;
-    line += `\t${usableVersion(record.version) ? String(record.version) : '\\N'}`;
+  if (meta) {
+    line += `\t${usableTimestamp(record.updatedAt) ? record.updatedAt : meta.updatedAt}`;
+    line += `\t${usableVersion(record.version) ? String(record.version) : meta.version}`;
   }
   return line + '\n';
 }
 
-function* chunks(records: StoredRecord[], withMeta: boolean): Generator<string> {
+function* chunks(records: StoredRecord[], meta: MetaDefaults | null): Generator<string> {
   let chunk = '';
   for (const r of records) {
-    chunk += copyLine(r, withMeta);
+    chunk += copyLine(r, meta);
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk;
       chunk = '';
@@ -53,9 +69,9 @@ function* chunks(records: StoredRecord[], withMeta: boolean): Generator<string> 
 }
 
 /** Streams the records into `COPY <target> <columns> FROM STDIN`; resolves with the rows copied. */
-export async function copyRecords(client: PoolClient, target: string, columns: string, records: StoredRecord[], withMeta: boolean): Promise<number> {
+export async function copyRecords(client: PoolClient, target: string, columns: string, records: StoredRecord[], meta: MetaDefaults | null): Promise<number> {
   const stream = client.query(copyFrom(`COPY ${target} ${columns} FROM STDIN`));
-  await pipeline(Readable.from(chunks(records, withMeta), { objectMode: false }), stream);
+  await pipeline(Readable.from(chunks(records, meta), { objectMode: false }), stream);
   return stream.rowCount;
 }
 

@@ -18,7 +18,7 @@ import type { PoolClient } from 'pg';
 import type { RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
 import type { TargetCheckpoint } from '../core/store.js';
-import { copyErrorLine, copyRecords, hasMeta } from './postgres-copy.js';
+import { STAGE_META, copyErrorLine, copyRecords, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
 import { STAGE_TABLE, checkpointUpsertSql, copyColumns, upsertFromStageSql } from './postgres-sql.js';
 
 export interface BatchWrite {
@@ -57,6 +57,7 @@ function nearKey(records: StoredRecord[], err: unknown): string | undefined {
 /** Writes the batch and its checkpoint in one transaction; returns the records PostgreSQL refused. */
 export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<RejectInfo[]> {
   const withMeta = hasMeta(w.records);
+  const meta = withMeta ? (w.mode === 'load' ? loadMeta() : STAGE_META) : null;
   const target = w.mode === 'load' ? w.table : STAGE_TABLE;
   const columns = copyColumns(withMeta);
   let rejected: RejectInfo[] = [];
@@ -65,14 +66,14 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   try {
     if (w.records.length > 0) {
       try {
-        await copyRecords(client, target, columns, w.records, withMeta);
+        await copyRecords(client, target, columns, w.records, meta);
       } catch (err) {
         if (!isRecordError(err)) {
           const hint = w.mode === 'load' && (err as { code?: unknown }).code === '23505' ? LOAD_CONFLICT_HINT : undefined;
           throw new BatchFailure(nearKey(w.records, err), err, hint);
         }
         await client.query('ROLLBACK; BEGIN');
-        rejected = await isolate(client, target, columns, w, withMeta);
+        rejected = await isolate(client, target, columns, w, meta);
         landed -= rejected.length;
       }
     }
@@ -91,7 +92,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
 }
 
 /** Copies the records part by part in savepoints, rejecting each record PostgreSQL refuses. */
-async function isolate(client: PoolClient, target: string, columns: string, w: BatchWrite, withMeta: boolean): Promise<RejectInfo[]> {
+async function isolate(client: PoolClient, target: string, columns: string, w: BatchWrite, meta: MetaDefaults | null): Promise<RejectInfo[]> {
   const rejected: RejectInfo[] = [];
   const reject = (record: StoredRecord, err: unknown) => {
     const e = err as { message?: string; detail?: string };
@@ -109,7 +110,7 @@ async function isolate(client: PoolClient, target: string, columns: string, w: B
     const part = todo.pop()!;
     await client.query('SAVEPOINT cutover_part');
     try {
-      await copyRecords(client, target, columns, part, withMeta);
+      await copyRecords(client, target, columns, part, meta);
       await client.query('RELEASE SAVEPOINT cutover_part');
       continue;
     } catch (err) {

@@ -47,6 +47,21 @@ describe('postgres load mode', () => {
     for (const r of batch) if (typeof r.value !== 'string') expect(Buffer.compare(bytes.get(r.key)!, r.value), r.key).toBe(0);
   });
 
+  it('load and upsert agree on metadata when only some records carry it', async () => {
+    const batch: StoredRecord[] = [
+      { key: 'm1', value: '1', version: 5, updatedAt: '2022-01-01T00:00:00Z' },
+      { key: 'm2', value: '2' },
+      { key: 'm3', value: Buffer.from('b'), version: 9 },
+    ];
+    expect((await f.store.putMany('meta_load', batch, { mode: 'load' })).rejected).toEqual([]);
+    expect((await f.store.putMany('meta_upsert', batch)).rejected).toEqual([]);
+    const read = async (c: string) => (await f.db.query(
+      `SELECT key, value::text, bytes, version::text, updated_at = '2022-01-01T00:00:00Z' AS given FROM ${f.table(c)} ORDER BY key`)).rows;
+    const loaded = await read('meta_load');
+    expect(loaded.map((r) => [r.key, r.version, r.given])).toEqual([['m1', '5', true], ['m2', '1', false], ['m3', '9', false]]);
+    expect(loaded).toEqual(await read('meta_upsert'));
+  });
+
   it('load repeats a key inside one batch as last-wins, like upsert', async () => {
     await f.store.putMany('dup_load', [{ key: 'd', value: '1' }, { key: 'e', value: '2' }, { key: 'd', value: '3' }], { mode: 'load' });
     expect((await tableRows(f, 'dup_load')).map((r) => [r.key, r.value])).toEqual([['d', '3'], ['e', '2']]);
