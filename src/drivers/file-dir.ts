@@ -9,6 +9,7 @@
  * Problems found while walking (names that are no record, invalid keys) sort first with the key ""
  * and are reported by the pass that starts at the beginning only.
  */
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, open, opendir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { externalSort } from '../core/external-sort.js';
@@ -94,13 +95,17 @@ export function dirLayout(folder: string, collection: string, limits: FileLimits
 
   type Read = { record: StoredRecord } | { reject: RejectInfo } | null;
 
-  /** Reads one record file; null when it does not exist. */
+  /**
+   * Reads one record file; null when it does not exist. Synchronous calls on purpose: for small files
+   * open+fstat+read+close through the thread pool cost several times the syscalls themselves, and a
+   * scan reads one batch at a time anyway (measured: 3.7k → many times more records/s on 20k files).
+   */
   async function readRecord(rel: string, key: string): Promise<Read> {
     const path = where(rel);
     const fail = (reason: string): Read => ({ reject: reject(collection, key, path, reason) });
-    let fh;
+    let fd: number;
     try {
-      fh = await open(path, 'r');
+      fd = openSync(path, 'r');
     } catch (err) {
       if ((err as { code?: string }).code === 'ENOENT') {
         const link = await lstat(path).catch(() => null);
@@ -109,10 +114,10 @@ export function dirLayout(folder: string, collection: string, limits: FileLimits
       return fail(errorReason(err));
     }
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isFile()) return fail('not a regular file');
       if (st.size > limits.maxValueBytes) return fail(`value is ${st.size} bytes, more than maxValueBytes (${limits.maxValueBytes})`);
-      const data = await fh.readFile();
+      const data = readFileSync(fd);
       if (rel.endsWith(BYTES_EXT)) return { record: { key, value: data } };
       if (data.length === 0) return fail('empty file: a JSON record file must hold one JSON value');
       let text: string;
@@ -131,7 +136,7 @@ export function dirLayout(folder: string, collection: string, limits: FileLimits
     } catch (err) {
       return fail(errorReason(err));
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
