@@ -3,7 +3,7 @@
  * The pool connects lazily; TLS and other connection settings come from the URL exactly as pg's
  * connection string reads them (`sslmode=`, `options=`, `application_name=`...). Table design and
  * SQL are in postgres-sql.ts, COPY encoding in postgres-copy.ts, the transaction in postgres-write.ts,
- * jsonb's limits in postgres-values.ts.
+ * jsonb's limits in postgres-values.ts, URL options in postgres-config.ts.
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -14,22 +14,16 @@ import { collectionNameProblem, keyProblem, type StoredRecord } from '../core/re
 import type {
   Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
 } from '../core/store.js';
-import { parseStoreUrl, redactUrl } from '../core/url.js';
+import { redactUrl } from '../core/url.js';
+import { errorHint, parsePostgresUrl } from './postgres-config.js';
 import {
-  CHECKPOINT_TABLE, CREATE_STAGE_SQL, DRIVER, SELECT_COLUMNS, TEXT_TIMESTAMPS, assertSchemaName, createCheckpointTableSql,
+  CHECKPOINT_TABLE, CREATE_STAGE_SQL, DRIVER, SELECT_COLUMNS, TEXT_TIMESTAMPS, createCheckpointTableSql,
   createTableSql, quoteIdent, rowToRecord, scanBounds, tableName, type PgRow,
 } from './postgres-sql.js';
 import { pgJsonProblem } from './postgres-values.js';
 import { BatchFailure, writeBatch } from './postgres-write.js';
 
-/** Read from the URL's query string; every other parameter goes to pg as its connection string. */
-export interface PostgresOptions {
-  /** Schema holding the collections' tables and `cutover_checkpoints`; created when missing unless
-   * the store is opened with `create: false`. @default "public" */
-  schema?: string;
-  /** Most connections the pool opens. @default 4 */
-  pool?: number;
-}
+export type { PostgresOptions } from './postgres-config.js';
 
 const CAPABILITIES: Capabilities = {
   orderedScan: true,
@@ -42,22 +36,6 @@ const CAPABILITIES: Capabilities = {
 const MISSING_TABLE = new Set(['42P01', '3F000']);
 const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
-
-/** Splits cutover's own parameters off the URL. */
-export function parsePostgresUrl(url: string): { connectionString: string; options: Required<PostgresOptions> } {
-  const parsed = parseStoreUrl(url);
-  const schema = parsed.searchParams.get('schema') ?? 'public';
-  assertSchemaName(schema);
-  const poolText = parsed.searchParams.get('pool');
-  const pool = poolText === null ? 4 : Number(poolText);
-  if (!Number.isInteger(pool) || pool < 1 || pool > 1000) {
-    throw new ConfigurationError(`[${DRIVER}] ?pool=${poolText} in ${redactUrl(url)} must be a whole number from 1 to 1000`);
-  }
-  if (!parsed.searchParams.has('schema') && poolText === null) return { connectionString: url, options: { schema, pool } };
-  parsed.searchParams.delete('schema');
-  parsed.searchParams.delete('pool');
-  return { connectionString: parsed.href, options: { schema, pool } };
-}
 
 export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store {
   const { connectionString, options } = parsePostgresUrl(url);
@@ -96,10 +74,11 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       return await fn();
     } catch (err) {
       if (err instanceof CutoverError) throw err;
-      if (err instanceof BatchFailure) {
-        throw new StoreError(DRIVER, operation, { collection, key: err.key, ...(err.hint ? { hint: err.hint } : {}) }, err.cause);
-      }
-      throw new StoreError(DRIVER, operation, { collection, key }, err);
+      const cause = err instanceof BatchFailure ? err.cause : err;
+      const hint = (err instanceof BatchFailure ? err.hint : undefined) ?? errorHint(cause, location);
+      throw new StoreError(DRIVER, operation, {
+        collection, key: err instanceof BatchFailure ? err.key : key, ...(hint ? { hint } : {}),
+      }, cause);
     }
   }
 

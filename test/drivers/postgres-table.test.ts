@@ -181,9 +181,19 @@ describe('postgres tables', () => {
       expect(err).toBeInstanceOf(StoreError);
       expect((err as StoreError).message).toMatch(/\[postgres\] count failed for collection "events"/);
       expect(isTransient(err)).toBe(true);
+      expect((err as StoreError).message).toMatch(/is PostgreSQL running/);
     } finally {
       await s.close();
     }
+    const missing = createPostgresStore(`${POSTGRES_URL}_${runId('nodb')}`, {});
+    try {
+      const err = await missing.count('events').catch((e: unknown) => e);
+      expect((err as StoreError).message).toMatch(/does not exist \(create the database/);
+      expect(isTransient(err)).toBe(false);
+    } finally {
+      await missing.close();
+    }
+    expect(() => createPostgresStore(`${POSTGRES_URL}?pool=0`, {})).toThrow(ConfigurationError);
   });
 
   it('pool size and schema come from the URL; other parameters reach pg', async () => {
