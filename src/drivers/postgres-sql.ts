@@ -14,8 +14,9 @@ import type { StoredRecord } from '../core/record.js';
 
 export const DRIVER = 'postgres';
 export const CHECKPOINT_TABLE = 'cutover_checkpoints';
-/** Per-connection staging table for upserts (temporary, emptied by every commit). */
-export const STAGE_TABLE = 'cutover_stage';
+/** Per-connection staging table for upserts: temporary, emptied by every commit, and qualified with
+ * pg_temp so that no table on the search_path can stand in for it. */
+export const STAGE_TABLE = 'pg_temp.cutover_stage';
 
 export const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
 export const quoteLiteral = (text: string): string => pg.escapeLiteral(text);
