@@ -50,33 +50,26 @@ export async function runMigration(options: MigrateOptions, flags: { json: boole
   } finally {
     sink?.stop();
   }
+  if (!flags.json) ctx.stdout.write(renderSummary(result));
   let verifyOk = true;
   let verifyResult: unknown;
-  if (flags.verify && result.status === 'completed') {
+  if (flags.verify && (result.status === 'completed' || result.status === 'already-completed')) {
     const verified = await verifyAfterCopy(options, ctx);
-    if (verified) {
-      verifyOk = verified.ok;
-      verifyResult = verified.result;
-      if (!flags.json) ctx.stdout.write(verified.text);
-    }
+    verifyOk = verified.ok;
+    verifyResult = verified.result;
+    if (!flags.json) ctx.stdout.write(verified.text);
   }
   if (flags.json) writeJson(ctx.stdout, verifyResult ? { ...result, verify: verifyResult } : result);
-  else ctx.stdout.write(renderSummary(result));
   const code = result.status === 'failed' ? EXIT_ERROR : result.rejectsTotal > 0 || !verifyOk ? EXIT_PROBLEMS : EXIT_OK;
   return { code, result };
 }
 
-/** `migrate --verify` (the default): checksum-compare source and target after the copy, when verify is built in. */
-async function verifyAfterCopy(options: MigrateOptions, ctx: CliContext): Promise<{ ok: boolean; text: string; result: unknown } | null> {
-  let mod: { verify: (o: Record<string, unknown>) => Promise<{ ok: boolean }>; renderVerifyReport?: (r: unknown) => string };
-  try {
-    mod = (await import(`../verify/${'verify'}.js`)) as typeof mod;
-  } catch {
-    return null;
-  }
-  const result = await mod.verify({ from: options.from, to: options.to, only: options.only, mode: 'checksum', signal: ctx.signal });
-  const text = mod.renderVerifyReport ? mod.renderVerifyReport(result) : `verify: ${result.ok ? 'source and target hold the same data' : 'DIFFERENCES FOUND'}\n`;
-  return { ok: result.ok, text, result };
+/** `migrate --verify` (the default): checksum-compare source and target after the copy. */
+async function verifyAfterCopy(options: MigrateOptions, ctx: CliContext): Promise<{ ok: boolean; text: string; result: unknown }> {
+  const { verify } = await import('../verify/verify.js');
+  const { formatReport, resultToJson } = await import('../verify/report.js');
+  const result = await verify({ from: options.from, to: options.to, mode: 'checksum', signal: ctx.signal, ...(options.only ? { only: options.only } : {}) });
+  return { ok: result.ok, text: `\nVerification after the copy (checksum):\n${formatReport(result)}`, result: resultToJson(result) };
 }
 
 const command: CliCommand = {
