@@ -85,19 +85,20 @@ export function makePlace(kind: Kind, label: string): Place {
 }
 
 /** Every record of a collection through a fresh store, last value per key (Redis SCAN may repeat keys). */
-export async function readAll(url: string, collection: string): Promise<Map<string, StoredRecord>> {
+export async function readAll(url: string, collection: string, allowRejects = false): Promise<Map<string, StoredRecord>> {
   const store = await openStore(url, { create: false });
   try {
-    return await scanToMap(store, collection);
+    return await scanToMap(store, collection, allowRejects);
   } finally {
     await store.close();
   }
 }
 
-export async function scanToMap(store: Store, collection: string): Promise<Map<string, StoredRecord>> {
+/** Last value per key; a reject while reading fails unless `allowRejects` (a source with planted damage). */
+export async function scanToMap(store: Store, collection: string, allowRejects = false): Promise<Map<string, StoredRecord>> {
   const out = new Map<string, StoredRecord>();
   for await (const batch of store.scan(collection, { batchSize: 500 })) {
-    if (batch.rejects.length > 0) throw new Error(`reading ${collection} back gave rejects: ${JSON.stringify(batch.rejects.slice(0, 3))}`);
+    if (batch.rejects.length > 0 && !allowRejects) throw new Error(`reading ${collection} back gave rejects: ${JSON.stringify(batch.rejects.slice(0, 3))}`);
     for (const r of batch.records) out.set(r.key, r);
   }
   return out;
