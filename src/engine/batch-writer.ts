@@ -41,7 +41,19 @@ export async function writeBatch(records: StoredRecord[], o: BatchWriteOptions):
     const res = await put(records, o.mode, o.checkpoint);
     return { written: res.written, rejected: res.rejected.map((r) => withLocation(r, records, o)) };
   } catch (err) {
-    if (isTransient(err) || o.failFast || records.length === 0) throw err;
+    if (isTransient(err) || records.length === 0) throw err;
+    if (o.mode !== 'load' && o.failFast) throw err;
+  }
+  if (o.mode === 'load') {
+    // A bulk load also fails when a key is already there (a log that repeats a key across batches, a
+    // SCAN that returns a key twice, a write from the application): the whole batch as an upsert is
+    // one round trip, far cheaper than bisecting.
+    try {
+      const res = await put(records, 'upsert', o.checkpoint);
+      return { written: res.written, rejected: res.rejected.map((r) => withLocation(r, records, o)) };
+    } catch (err) {
+      if (isTransient(err) || o.failFast) throw err;
+    }
   }
   const result: BatchWriteResult = { written: 0, rejected: [] };
   await bisect(records, o, result);

@@ -55,11 +55,11 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       if (inTarget.data) Object.assign(counters, JSON.parse(inTarget.data) as UnitCounters);
     }
   }
-  const ordered = source.capabilities.orderedScan && (await source.isOrdered(unit.collection));
-  // Load mode needs: an empty target table at plan time, a transactional checkpoint (so a batch is never
-  // applied twice), and a source that never yields a key twice (ordered scans only).
+  // Load mode needs an empty target table at plan time and a transactional checkpoint, so that no
+  // committed batch is ever applied again. A key the source repeats (JSONL log, Redis SCAN) makes a load
+  // fail; the batch writer then upserts that batch instead.
   const mode: 'upsert' | 'load' =
-    ctx.allowLoad && unit.fresh && ordered && target.capabilities.bulkLoad && target.capabilities.transactionalCheckpoint ? 'load' : 'upsert';
+    ctx.allowLoad && unit.fresh && target.capabilities.bulkLoad && target.capabilities.transactionalCheckpoint ? 'load' : 'upsert';
   const inTargetCheckpoint = target.capabilities.transactionalCheckpoint;
 
   await target.ensureCollection(unit.collection);
