@@ -82,8 +82,8 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): D
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busy))}`);
     // Keys arriving out of order dirty a page per record; with the default 2 MiB cache a batch
     // spills pages mid-transaction and a checkpoint runs after almost every commit. 64 MiB of cache
-    // (allocated only as used) and checkpoints every ~40 MiB of WAL measured 3-4x faster for
-    // random keys and no slower for ordered ones.
+    // (allocated only as used) and checkpoints every ~40 MiB of WAL measured 3x faster for random
+    // keys in 10,000-record batches (1.2x in 1,000-record ones) and no slower for ordered keys.
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
     return db;
