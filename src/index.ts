@@ -18,3 +18,8 @@ export type { MigrationStatusView, StatusOptions } from './state/status.js';
 export { pause } from './state/pause.js';
 export { demo } from './demo/demo.js';
 export type { DemoOptions, DemoResult } from './demo/demo.js';
+export { verify } from './verify/verify.js';
+export type { VerifyOptions, VerifyResult, VerifyMode, CollectionResult } from './verify/verify.js';
+export * from './dual/index.js';
+export { route } from './cli/route.js';
+export type { RouteOptions, RouteResult } from './cli/route.js';
