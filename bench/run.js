@@ -81,9 +81,9 @@ async function waitForLoad(limit) {
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 
 function table(rows) {
-  const head = ['run', 'records', 'wall s', 'records/s', 'peak RSS MB', 'CPU s', 'note'];
-  const body = rows.map((r) => [r.name, fmt(r.records), fmt(r.wallS, 2), fmt(r.rate), fmt(r.peakRssMB), fmt(r.cpuS, 1), r.note ?? '']);
-  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || i === 6 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map((c) => `| ${c.join(' | ')} |`)].join('\n');
+  const head = ['run', 'records', 'wall s', 'records/s', 'peak RSS MB', 'CPU s (user+sys)', 'records/CPU-s', 'note'];
+  const body = rows.map((r) => [r.name, fmt(r.records), fmt(r.wallS, 2), fmt(r.rate), fmt(r.peakRssMB), `${fmt(r.cpuS, 1)} (${fmt(r.userS, 1)}+${fmt(r.sysS, 1)})`, fmt(r.records / r.cpuS), r.note ?? '']);
+  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || i === head.length - 1 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map((c) => `| ${c.join(' | ')} |`)].join('\n');
 }
 
 function targetTable(targets) {
@@ -134,7 +134,7 @@ async function main() {
       `- date: ${started}; \`nproc\` = ${availableParallelism()}; node ${process.version}; values ~${averageValueBytes()} bytes of JSON`,
       `- load before: \`${before}\``,
       `- load after: \`${after}\``,
-      `- each figure: one whole child process under \`/usr/bin/time -v\` (wall clock; peak RSS = "Maximum resident set size" of that process; CPU = user + sys)${o.repeat > 1 ? `, median of ${o.repeat} runs by wall time` : ''}`,
+      `- each figure: one whole child process under \`/usr/bin/time -v\` (wall clock; peak RSS = "Maximum resident set size" of that process; CPU = user + sys of that process, not the database server's)${o.repeat > 1 ? `, median of ${o.repeat} runs by wall time` : ''}`,
       ...notes.map((n) => `- ${n}`),
       '',
       table(rows),

@@ -62,6 +62,8 @@ export function row(name, records, run, extra = {}) {
     rate: records / run.wallS,
     peakRssMB: run.peakRssMB,
     cpuS: run.userS + run.sysS,
+    userS: run.userS,
+    sysS: run.sysS,
     ...extra,
   };
 }

@@ -113,10 +113,11 @@ export async function runPostgres(ctx, log) {
   notes.push(`pgloader ${spawnSync('pgloader', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}; its table: key text, value jsonb (CAST), primary key index built after the load`);
   notes.push('cutover targets: `key text COLLATE "C" PRIMARY KEY, value jsonb, bytes bytea, updated_at, version` (the driver\'s table); the \\copy table has the key and value columns only');
 
-  const pgloaderRef = heap;
+  // The peer at its best: the faster of its successful runs.
+  const pgloaderRef = stockOk && stock.run.wallS < heap.wallS ? stock.run : heap;
   const targets = [
     { what: 'cutover JSONL -> postgres / psql \\copy rate >= 1.0', measured: (n / fromJsonl.wallS) / (n / ceiling.wallS), goal: 1.0, higher: true, unit: 'x' },
-    { what: 'cutover SQLite -> postgres / pgloader rate >= 1.5', measured: (n / fromSqlite.wallS) / (n / pgloaderRef.wallS), goal: 1.5, higher: true, unit: 'x' },
+    { what: `cutover SQLite -> postgres / pgloader (${pgloaderRef === heap ? 'bigger heap' : 'stock'}, its faster run) rate >= 1.5`, measured: (n / fromSqlite.wallS) / (n / pgloaderRef.wallS), goal: 1.5, higher: true, unit: 'x' },
     { what: 'cutover JSONL -> postgres peak RSS < 256 MB', measured: fromJsonl.peakRssMB, goal: 256, higher: false },
     { what: 'cutover SQLite -> postgres peak RSS < 256 MB', measured: fromSqlite.peakRssMB, goal: 256, higher: false },
   ];
