@@ -280,6 +280,22 @@ export class DualStore implements Store {
   async getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
     this.assertOpen();
     const router = this.router;
+    const fixed = router.fixed;
+    // Fast path: every key goes the same way and nothing awaits repair (the common case).
+    if (fixed && !fixed.validate && this.divergences.size === 0 && !this.options.ackAfterPrimary) {
+      const side = fixed.read;
+      const handle = fixed.shadow && keys.length > 0 ? this.shadow.begin(collection, keys, side, router.flags, 'shadow') : null;
+      this.metrics.routed('get', side, keys.length);
+      let got: (StoredRecord | undefined)[];
+      try {
+        got = await this.timed(side, 'get', () => this.stores[side].getMany(collection, keys));
+      } catch (err) {
+        handle?.cancel();
+        throw err;
+      }
+      if (handle) void handle.finish(got);
+      return got;
+    }
     const result: (StoredRecord | undefined)[] = new Array(keys.length);
     const groups: Record<Side, number[]> = { old: [], new: [] };
     // Keys whose primary-side read is compared with the other store (shadow / validation).

@@ -66,7 +66,8 @@ export class Router {
   readonly mode: DualMode;
   private readonly canary: CanaryRule[];
   private readonly basisPoints: number;
-  private readonly fixed: Route | null;
+  /** The route of every key when it does not depend on the key (all modes but progressive and canary). */
+  readonly fixed: Route | null;
 
   constructor(readonly flags: DualFlags) {
     this.mode = flags.mode;

@@ -66,11 +66,19 @@ export class ShadowReader {
     const other: Side = primary === 'old' ? 'new' : 'old';
     const watch = queues.watch(locks);
     this.inflight++;
-    let timer: NodeJS.Timeout | undefined;
-    const otherRead = Promise.race([
-      this.deps.timed(other, kind === 'shadow' ? 'shadow-get' : 'validate-get', () => stores[other].getMany(collection, keys)),
-      new Promise<typeof TIMEOUT>((resolve) => { timer = setTimeout(() => resolve(TIMEOUT), settings.timeoutMs); }),
-    ]).finally(() => clearTimeout(timer));
+    const read = () => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        this.deps.timed(other, kind === 'shadow' ? 'shadow-get' : 'validate-get', () => stores[other].getMany(collection, keys)),
+        new Promise<typeof TIMEOUT>((resolve) => { timer = setTimeout(() => resolve(TIMEOUT), settings.timeoutMs); }),
+      ]).finally(() => clearTimeout(timer));
+    };
+    // Validation waits for the other read, so it starts now, beside the primary read. A shadow read
+    // starts on the next turn of the event loop: a driver that does its work synchronously (SQLite)
+    // would otherwise run it before the caller gets the primary's answer.
+    const otherRead = kind === 'validate' ? read() : new Promise<Awaited<ReturnType<typeof read>>>((resolve, reject) => {
+      setImmediate(() => read().then(resolve, reject));
+    });
     // Nobody may be awaiting yet; an unhandled rejection must not crash the process.
     otherRead.catch(() => {});
     let done = false;

@@ -1,0 +1,139 @@
+// Latency (p50/p99) and throughput of the dual store in each mode against the bare old store, on
+// memory and SQLite backends. Calls are issued one at a time (a request path), so the figures are
+// what a caller waits for; background shadow reads still compete for the same CPU.
+//
+//   npm run build && node bench/dual-latency.js [--ops 20000] [--json] [--no-postgres]
+//
+// PostgreSQL: CUTOVER_TEST_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test, in schemas of its own
+// that are dropped afterwards.
+//
+// Plain ESM over ../dist so it runs on Node 20 without a TypeScript loader.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryStore } from '../dist/drivers/memory.js';
+import { openStore } from '../dist/drivers/index.js';
+import { createDualStore } from '../dist/dual/index.js';
+
+const args = process.argv.slice(2);
+const argOf = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const OPS = argOf('--ops', 20000);
+const KEYS = 10_000;
+const COLLECTION = 'bench';
+
+const MODES = [
+  { mode: 'old-only' },
+  { mode: 'write-through' },
+  { mode: 'shadow' },
+  { mode: 'read-validation' },
+  { mode: 'progressive', readPercent: 50 },
+  { mode: 'canary', canary: ['bench:k1*'] },
+  { mode: 'new-primary' },
+];
+
+const value = (i) => JSON.stringify({ id: i, name: `user ${i}`, tags: ['a', 'b'], score: i * 1.5, active: i % 2 === 0 });
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function measure(store, op, n) {
+  const lat = new Float64Array(n);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const k = `k${(i * 7919) % KEYS}`;
+    const t0 = process.hrtime.bigint();
+    if (op === 'get') await store.getMany(COLLECTION, [k]);
+    else await store.putMany(COLLECTION, [{ key: k, value: value(i) }]);
+    lat[i] = Number(process.hrtime.bigint() - t0) / 1000; // microseconds
+    // Let background work (shadow reads) run between calls, as it does between a server's requests.
+    // Not timed, but counted in the throughput.
+    await new Promise((r) => setImmediate(r));
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const sorted = Array.from(lat).sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), opsPerSec: n / seconds };
+}
+
+async function preload(store) {
+  const records = Array.from({ length: KEYS }, (_, i) => ({ key: `k${i}`, value: value(i) }));
+  for (let i = 0; i < records.length; i += 1000) await store.putMany(COLLECTION, records.slice(i, i + 1000));
+}
+
+async function backend(name, make, ops) {
+  const rows = [];
+  const { old, neu, cleanup } = await make();
+  await preload(old);
+  await preload(neu);
+  const run = async (label, store) => {
+    for (const op of ['get', 'put']) {
+      await measure(store, op, Math.min(2000, ops)); // warm-up
+      const r = await measure(store, op, ops);
+      rows.push({ backend: name, store: label, op, ...r });
+    }
+  };
+  await run('bare old store', old);
+  for (const flags of MODES) {
+    const dual = createDualStore({ old, new: neu, flags, closeStores: false });
+    const label = flags.mode + (flags.readPercent !== undefined ? ` ${flags.readPercent}%` : '');
+    await run(label, dual);
+    await dual.close();
+    if (flags.mode === 'shadow') {
+      const text = await dual.metricsText();
+      const done = Number(/op="shadow-get"\} (\d+)/.exec(text.replace(/,?le="\+Inf"/g, ''))?.[1] ?? 0);
+      const skipped = [...text.matchAll(/cutover_dual_shadow_skipped_total\{reason="([^"]+)"\} (\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+      notes.push(`${name} shadow: ${done} shadow reads compared${skipped.length ? `, skipped: ${skipped.join(', ')}` : ''}; discrepancies ${dual.discrepancyReport().total}`);
+    }
+  }
+  // The baseline again, last, to see how much the machine drifted during the run.
+  await run('bare old store (again)', old);
+  await old.close();
+  await neu.close();
+  await cleanup();
+  return rows;
+}
+
+const notes = [];
+const results = [
+  ...(await backend('memory', async () => ({ old: createMemoryStore(), neu: createMemoryStore(), cleanup: () => {} }), OPS)),
+  ...(await backend('sqlite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-bench-dual-'));
+    const old = await openStore(`sqlite:${join(dir, 'old.db')}`);
+    const neu = await openStore(`sqlite:${join(dir, 'new.db')}`);
+    return { old, neu, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }, Math.max(1000, Math.floor(OPS / 4)))),
+  // A networked backend, where the dual store's fixed cost is set against a real round trip.
+  ...(args.includes('--no-postgres') ? [] : await backend('postgres', async () => {
+    const url = process.env.CUTOVER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const tag = `cut_bench_dual_${process.pid}`;
+    const old = await openStore(`${url}?schema=${tag}_old`);
+    const neu = await openStore(`${url}?schema=${tag}_new`);
+    return {
+      old, neu,
+      cleanup: async () => {
+        const pg = (await import('pg')).default;
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS ${tag}_old CASCADE`);
+        await client.query(`DROP SCHEMA IF EXISTS ${tag}_new CASCADE`);
+        await client.end();
+      },
+    };
+  }, Math.max(500, Math.floor(OPS / 10)))),
+];
+
+if (args.includes('--json')) {
+  process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+} else {
+  const base = new Map(results.filter((r) => r.store === 'bare old store').map((r) => [`${r.backend}|${r.op}`, r]));
+  const lines = ['| backend | store / mode | op | p50 µs | p99 µs | ops/s | p50 vs bare |', '|---|---|---|---:|---:|---:|---:|'];
+  for (const r of results) {
+    const b = base.get(`${r.backend}|${r.op}`);
+    const vs = r.store.startsWith('bare') && !r.store.includes('again') ? '' : `${(((r.p50 - b.p50) / b.p50) * 100).toFixed(0)}%`;
+    lines.push(`| ${r.backend} | ${r.store} | ${r.op} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${Math.round(r.opsPerSec)} | ${vs} |`);
+  }
+  process.stdout.write(lines.join('\n') + '\n\n' + notes.map((n) => `- ${n}`).join('\n') + '\n');
+}
