@@ -42,7 +42,7 @@ const command: CliCommand = {
       renderTable(
         ['collection', 'good records', 'in target', 'broken on purpose', 'in rejects file', 'ok'],
         result.checks.map((c) => [c.collection, formatCount(c.expected), formatCount(c.inTarget), c.plantedBad, c.rejected, c.ok ? 'yes' : 'NO']),
-      ).replace(/^/gm, '  '),
+      ).replace(/^(?=.)/gm, '  '),
     );
     ctx.stdout.write(`  exact values read back (big integers, long decimals, unicode): ${result.exactValues.filter((v) => v.ok).length}/${result.exactValues.length} identical\n`);
     ctx.stdout.write(`\n  source: ${result.sourceUrl}\n  target: ${result.targetUrl}\n  rejects (one JSON line each, with file and reason): ${result.migration.rejectsFile}\n`);

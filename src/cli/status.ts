@@ -35,7 +35,7 @@ const command: CliCommand = {
               u.percent === null ? '?' : u.percent.toFixed(1), formatCount(u.written), formatCount(u.rejected),
               formatCount(u.retries), formatCount(u.rate), u.status === 'done' ? '-' : formatDuration(u.etaSeconds),
             ]),
-          ).replace(/^/gm, '  '),
+          ).replace(/^(?=.)/gm, '  '),
       );
       for (const u of m.units.filter((x) => x.error)) ctx.stdout.write(`  ${u.unit}: ${u.error}\n`);
       for (const e of m.recentEvents) ctx.stdout.write(`  ${e.at} ${e.event}${e.detail ? ' ' + e.detail : ''}\n`);

@@ -52,7 +52,7 @@ export function barsProgress(stream: NodeJS.WritableStream): ProgressSink {
   const multi = new cliProgress.MultiBar(
     {
       stream: stream as NodeJS.WriteStream,
-      format: ' {name} |{bar}| {percentage}% {value}/{totalText} recs | {rate}/s | ETA {etaText} | rejected {rejected}',
+      format: ' {name} |{bar}| {percentage}% {valueText}/{totalText} records | {rate}/s | ETA {etaText} | rejected {rejected}',
       barCompleteChar: '█',
       barIncompleteChar: '░',
       hideCursor: true,
@@ -77,7 +77,7 @@ export function barsProgress(stream: NodeJS.WritableStream): ProgressSink {
       }
       const unit = event.unit;
       if (event.type === 'unit-start') {
-        if (!bars.has(unit)) bars.set(unit, multi.create(1, 0, { name: unit.padEnd(longest).slice(0, Math.max(longest, 8)), totalText: '?', rate: '0', etaText: '?', rejected: 0 }));
+        if (!bars.has(unit)) bars.set(unit, multi.create(1, 0, { name: unit.padEnd(longest).slice(0, Math.max(longest, 8)), valueText: '0', totalText: '?', rate: '0', etaText: '?', rejected: 0 }));
         return;
       }
       const bar = bars.get(unit);
@@ -85,6 +85,7 @@ export function barsProgress(stream: NodeJS.WritableStream): ProgressSink {
       const total = event.total ?? Math.max(event.read, 1);
       bar.setTotal(Math.max(total, event.read, 1));
       bar.update(event.read, {
+        valueText: formatCount(event.read),
         totalText: event.total === null ? '?' : formatCount(event.total),
         rate: formatCount(event.rate),
         etaText: event.type === 'unit-done' ? event.status : formatDuration(event.etaSeconds),
