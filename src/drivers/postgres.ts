@@ -3,7 +3,8 @@
  * The pool connects lazily; TLS and other connection settings come from the URL exactly as pg's
  * connection string reads them (`sslmode=`, `options=`, `application_name=`...). Table design and
  * SQL are in postgres-sql.ts, COPY encoding in postgres-copy.ts, the transaction in postgres-write.ts,
- * jsonb's limits in postgres-values.ts, URL options in postgres-config.ts.
+ * jsonb's limits in postgres-values.ts, URL options in postgres-config.ts, the range digests that
+ * `verify --mode checksum` computes in the database in postgres-digest.ts.
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -15,7 +16,9 @@ import type {
   Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
 } from '../core/store.js';
 import { redactUrl } from '../core/url.js';
+import type { RangeDigestSource } from '../verify/checksum-diff.js';
 import { errorHint, parsePostgresUrl } from './postgres-config.js';
+import { createPostgresDigest } from './postgres-digest.js';
 import {
   CHECKPOINT_TABLE, CREATE_STAGE_SQL, DRIVER, SELECT_COLUMNS, TEXT_TIMESTAMPS, createCheckpointTableSql,
   createTableSql, quoteIdent, rowToRecord, scanBounds, tableName, type PgRow,
@@ -37,7 +40,7 @@ const MISSING_TABLE = new Set(['42P01', '3F000']);
 const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 
-export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store {
+export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource {
   const { connectionString, options } = parsePostgresUrl(url);
   const { schema } = options;
   const location = redactUrl(url).replace(/\?.*$/, '');
@@ -172,7 +175,11 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   const possibleKeys = (keys: string[]) => [...new Set(keys.filter((k) => keyProblem(k) === null))];
   const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
 
-  const store: Store = {
+  const digest = createPostgresDigest((collection) => tableName(schema, collection), <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[]) =>
+    attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows)));
+
+  const store: Store & RangeDigestSource = {
+    ...digest,
     driver: DRIVER,
     location,
     capabilities: CAPABILITIES,

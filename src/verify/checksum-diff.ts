@@ -12,6 +12,10 @@
  * once (as `full` does) and every level below re-reads only the differing ranges. A backend that can
  * compute the digest itself implements `RangeDigestSource` (detected with `hasRangeDigest`); then only
  * digests cross the wire until a range is small, which is the point of this mode for SQL backends.
+ * Pushdown needs both sides to compute the *same* digest, so each side names its digest family and
+ * pushdown runs only when the families are equal (e.g. two PostgreSQL servers); otherwise the digests
+ * are computed here. Ranges that still differ when small are always compared record by record with
+ * the canonical comparison, so a digest can only ever cause extra work, never a reported difference.
  */
 import { createHash } from 'node:crypto';
 import { sameValue } from '../core/canonical.js';
@@ -32,23 +36,40 @@ export interface KeyRange {
 
 export interface RangeDigest {
   count: number;
-  /** XOR of `recordDigest(key, value)` over the range (32 bytes; all zero when empty). */
+  /**
+   * The range's digest in the store's digest family; compared only byte for byte with a digest of
+   * the same family. In `REFERENCE_DIGEST_FAMILY`: XOR of `recordDigest(key, value)` (32 bytes).
+   */
   digest: Uint8Array;
 }
 
+/** The family of `rangeDigestOf`; a store without `digestFamily` must compute exactly that. */
+export const REFERENCE_DIGEST_FAMILY = 'cutover-sha256-xor-v1';
+
 /**
- * Optional driver methods for pushing the hashing into the database. Not part of `Store` yet; a driver
- * that offers them must produce exactly `rangeDigestOf` over its records.
+ * Optional driver methods for pushing the hashing into the database. Not part of `Store` yet.
+ * Two stores' digests are compared only when their `digestFamily` is equal; a family must change
+ * whenever its digest of the same records could, and equal records (by `sameValue`) should digest
+ * equal (otherwise they cost a record-by-record comparison, never a wrong answer).
  */
 export interface RangeDigestSource {
+  /** Names the digest this store computes. @default REFERENCE_DIGEST_FAMILY */
+  digestFamily?(signal?: AbortSignal): Promise<string>;
   rangeDigest(collection: string, range: KeyRange, signal?: AbortSignal): Promise<RangeDigest>;
-  /** Up to `parts - 1` keys of the collection inside the range that split it into parts of similar size, ascending. */
-  splitKeys(collection: string, range: KeyRange, parts: number, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * Up to `parts - 1` keys of the collection inside the range that split it into parts of similar
+   * size, ascending. `expected` is the range's record count when the caller knows it.
+   */
+  splitKeys(collection: string, range: KeyRange, parts: number, signal?: AbortSignal, expected?: number): Promise<string[]>;
 }
 
 export function hasRangeDigest(store: Store): store is Store & RangeDigestSource {
   const s = store as Partial<RangeDigestSource>;
   return typeof s.rangeDigest === 'function' && typeof s.splitKeys === 'function';
+}
+
+export async function digestFamilyOf(store: Store & RangeDigestSource, signal?: AbortSignal): Promise<string> {
+  return store.digestFamily ? store.digestFamily(signal) : REFERENCE_DIGEST_FAMILY;
 }
 
 const DIGEST_BYTES = 32;
@@ -94,8 +115,11 @@ export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCo
   const { source, target } = sides;
   const all: KeyRange = { from: null, until: null };
   if (hasRangeDigest(source) && hasRangeDigest(target)) {
-    await pushdownRange(sides, tally, all, options, source, target);
-    return 'sql-pushdown';
+    const [a, b] = await Promise.all([digestFamilyOf(source, options.signal), digestFamilyOf(target, options.signal)]);
+    if (a === b) {
+      await pushdownRange(sides, tally, all, Infinity, options, source, target);
+      return 'sql-pushdown';
+    }
   }
   await clientRange(sides, tally, all, sourceCount, options);
   return 'checksum-bisect';
@@ -179,10 +203,18 @@ function partOf(splits: string[], key: string): number {
   return lo;
 }
 
+/**
+ * Compares both sides' digests of `range`; equal digests and counts prove the range equal (see the
+ * driver's digest for how strong that is: 64-bit per-record hashes summed, plus the count). A
+ * differing range is split at keys of the larger side and each part compared again, down to
+ * `leafSize` records, which are compared record by record. `parentSize` stops a split that did not
+ * make the range smaller (keys written meanwhile) from recursing for ever.
+ */
 async function pushdownRange(
   sides: MergeSides,
   tally: DiffTally,
   range: KeyRange,
+  parentSize: number,
   options: ChecksumOptions,
   source: Store & RangeDigestSource,
   target: Store & RangeDigestSource,
@@ -198,15 +230,18 @@ async function pushdownRange(
     tally.matching += s.count;
     return;
   }
-  if (s.count <= options.leafSize) return leafDiff(sides, tally, range, options);
-  const parts = Math.max(2, Math.min(options.fanout, Math.ceil(s.count / options.leafSize)));
-  const splits = (await source.splitKeys(sides.collection, range, parts, options.signal)).filter(
+  const size = Math.max(s.count, t.count);
+  if (size <= options.leafSize || size >= parentSize) return leafDiff(sides, tally, range, options);
+  const parts = Math.max(2, Math.min(options.fanout, Math.ceil(size / options.leafSize)));
+  // Split where the records are: a range the target fills and the source barely has is split by the target's keys.
+  const [splitter, meter] = s.count >= t.count ? [source, sides.sourceMeter] : [target, sides.targetMeter];
+  const splits = (await splitter.splitKeys(sides.collection, range, parts, options.signal, size)).filter(
     (k) => (range.from === null || compareKeys(k, range.from) > 0) && (range.until === null || compareKeys(k, range.until) < 0),
   );
-  for (const k of splits) sides.sourceMeter.addBytes(Buffer.byteLength(k, 'utf8'));
+  for (const k of splits) meter.addBytes(Buffer.byteLength(k, 'utf8'));
   if (splits.length === 0) return leafDiff(sides, tally, range, options);
   const bounds = [range.from, ...splits, range.until];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    await pushdownRange(sides, tally, { from: bounds[i]!, until: bounds[i + 1]! }, options, source, target);
+    await pushdownRange(sides, tally, { from: bounds[i]!, until: bounds[i + 1]! }, size, options, source, target);
   }
 }

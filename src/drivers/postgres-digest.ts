@@ -1,0 +1,132 @@
+/**
+ * Range digests computed inside PostgreSQL, so that `verify --mode checksum` between two PostgreSQL
+ * stores moves a count and a sum per key range instead of every record (see verify/checksum-diff.ts).
+ *
+ * Per row: h = hashtextextended(key, v) where v hashes the value without rendering it to text
+ * (rendering jsonb is most of the cost of `value::text`):
+ *   jsonb: hashint4extended(pg_column_size(value), hashtextextended(jsonb_typeof(value), jsonb_hash_extended(value, SEED)))
+ *   bytea: hashtextextended(encode(bytes, 'hex'), BYTES_SEED)
+ * Each step feeds the previous hash in as the next one's seed, so key, type, size and content are mixed
+ * non-linearly: swapping values between two keys changes both row hashes. A range digest is the count
+ * and the exact `numeric` sum of the row hashes; a sum (unlike XOR) never cancels a pair of equal hashes.
+ *
+ * Which differences hash equal (checked on PostgreSQL 15; test/verify/pushdown-digest.test.ts):
+ * - jsonb equality is our canonical equality for everything jsonb can hold: `1.0`/`1`/`1e0`,
+ *   `0.50`/`0.5`, member order, whitespace, string escapes and duplicate members (last wins) all hash
+ *   equal; NFC vs NFD strings, `1` vs `"1"`, 1 vs 1.0000000000000002 do not. `-0` cannot differ:
+ *   jsonb stores it as `0` (the driver refuses to write it; see postgres-values.ts).
+ * - `jsonb_hash_extended` alone is weak: it XORs per-token hashes rotated by the token's position
+ *   (period 32) and ignores where containers end. Measured collisions: `1` = `[1]`, `{}` = `[]`,
+ *   `{"a":[[1]]}` = `{"a":1}`, `[[1],2]` = `[[1,2]]`, 64 zeros = 64 ones, and with seed 0
+ *   `[null,false]` = `[true,true]`. The non-zero seed fixes the booleans and nulls, `jsonb_typeof`
+ *   fixes scalar vs array, and `pg_column_size` (the stored size) catches a change of a value's
+ *   stored size, as adding or removing a container does (a header and an entry: 8 bytes). What
+ *   remains equal by construction is a change that keeps the stored size and only (a) swaps two
+ *   scalar tokens whose positions in the document's token order (object members in jsonb order,
+ *   member names counted) differ by a multiple of 32, or replaces two identical tokens that far
+ *   apart by the same other token, or (b) moves a container boundary without changing the number of
+ *   containers (`[[1],2]` vs `[[1,2]]`). Every
+ *   other difference makes two random-looking 64-bit row hashes, equal by chance with probability
+ *   2^-64 per range, with the counts compared as well: a false "equal" from chance is practically
+ *   impossible. Hashing `value::text` instead would close (a) and (b) but cost as much as rendering
+ *   both tables to text, which is what pushdown avoids.
+ * - `pg_column_size` is the stored, possibly compressed size: equal values compressed differently
+ *   (different `default_toast_compression` on the two servers, values past ~2 kB) digest differently.
+ *   That only costs time: those ranges are compared record by record.
+ *
+ * The digest family carries a probe of these functions computed by the server, so two servers whose
+ * hash functions differ (another byte order, a future PostgreSQL) never compare digests.
+ */
+import type { KeyRange, RangeDigest, RangeDigestSource } from '../verify/checksum-diff.js';
+
+export const DIGEST_FAMILY = 'postgres-jsonb-v1';
+
+const SEED = '7310448312406271537';
+const BYTES_SEED = '-3446125573402749829';
+
+export const ROW_HASH_SQL = `hashtextextended(key, CASE WHEN value IS NOT NULL
+  THEN hashint4extended(pg_column_size(value), hashtextextended(jsonb_typeof(value), jsonb_hash_extended(value, ${SEED})))
+  ELSE hashtextextended(encode(bytes, 'hex'), ${BYTES_SEED}) END)`;
+
+/** Hashes of fixed samples through every function the row hash uses. */
+const PROBE_SQL = `SELECT concat_ws(':',
+  hashtextextended('cutover-😀', ${SEED}),
+  jsonb_hash_extended('{"a":[1.5,true,null,"x"],"b":{"c":-2e40}}'::jsonb, ${SEED}),
+  hashint4extended(123456, ${SEED}),
+  hashtextextended(encode('\\x00ff10'::bytea, 'hex'), ${BYTES_SEED})) AS probe`;
+
+/** `from` inclusive, `until` exclusive, as SQL on `key` (COLLATE "C": UTF-8 byte order, as compareKeys). */
+export function rangeWhere(range: KeyRange): { where: string; params: string[] } {
+  const parts: string[] = [];
+  const params: string[] = [];
+  // Range bounds are keys read from a store, so they never hold NUL (keyProblem refuses it).
+  if (range.from !== null) {
+    params.push(range.from);
+    parts.push(`key >= $${params.length}`);
+  }
+  if (range.until !== null) {
+    params.push(range.until);
+    parts.push(`key < $${params.length}`);
+  }
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export function rangeDigestSql(table: string, range: KeyRange): { sql: string; params: string[] } {
+  const { where, params } = rangeWhere(range);
+  return { sql: `SELECT count(*)::text AS n, coalesce(sum(${ROW_HASH_SQL}), 0)::text AS s FROM ${table} ${where}`, params };
+}
+
+/**
+ * Every `step`-th key of the range after the first, in key order: the window runs over the primary
+ * key index, so this reads keys only.
+ */
+export function splitKeysSql(table: string, range: KeyRange, step: number, limit: number): { sql: string; params: string[] } {
+  const { where, params } = rangeWhere(range);
+  return {
+    sql: `SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) AS rn FROM ${table} ${where}) s
+      WHERE rn > 1 AND (rn - 1) % ${Math.max(1, Math.floor(step))} = 0 ORDER BY key LIMIT ${Math.max(0, Math.floor(limit))}`,
+    params,
+  };
+}
+
+/** Runs one statement on a collection's table; a missing table reads as no rows. */
+export type DigestQuery = <R extends object>(operation: string, collection: string | undefined, sql: string, params: string[]) => Promise<R[]>;
+
+export function createPostgresDigest(table: (collection: string) => string, query: DigestQuery): RangeDigestSource {
+  let family: Promise<string> | null = null;
+  return {
+    digestFamily(signal) {
+      signal?.throwIfAborted();
+      if (!family) {
+        family = query<{ probe: string }>('probing the digest functions', undefined, PROBE_SQL, []).then((rows) => `${DIGEST_FAMILY}:${rows[0]!.probe}`);
+        family.catch(() => {
+          family = null;
+        });
+      }
+      return family;
+    },
+
+    async rangeDigest(collection, range, signal): Promise<RangeDigest> {
+      signal?.throwIfAborted();
+      const { sql, params } = rangeDigestSql(table(collection), range);
+      const rows = await query<{ n: string; s: string }>('range digest', collection, sql, params);
+      const row = rows[0] ?? { n: '0', s: '0' };
+      return { count: Number(row.n), digest: new Uint8Array(Buffer.from(row.s, 'utf8')) };
+    },
+
+    async splitKeys(collection, range, parts, signal, expected) {
+      signal?.throwIfAborted();
+      if (parts < 2) return [];
+      let count = expected;
+      if (count === undefined) {
+        const { where, params } = rangeWhere(range);
+        const rows = await query<{ n: string }>('range count', collection, `SELECT count(*)::text AS n FROM ${table(collection)} ${where}`, params);
+        count = Number(rows[0]?.n ?? 0);
+      }
+      if (count < 2) return [];
+      const { sql, params } = splitKeysSql(table(collection), range, Math.ceil(count / parts), parts - 1);
+      const rows = await query<{ key: string }>('choosing split keys', collection, sql, params);
+      return rows.map((r) => r.key);
+    },
+  };
+}
