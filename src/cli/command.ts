@@ -4,6 +4,7 @@
  * Exit codes: 0 clean, 1 problems found (rejects, differences), 2 errors.
  */
 import type { Command } from 'commander';
+import { ConfigurationError } from '../core/errors.js';
 
 export interface CliContext {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -36,6 +37,6 @@ export function parseList(value: unknown): string[] | undefined {
 export function parseIntOption(name: string, value: unknown, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer of at least ${min}, got "${String(value)}"`);
+  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`--${name} must be an integer of at least ${min}, got "${String(value)}"`);
   return n;
 }

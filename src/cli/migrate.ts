@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ConfigurationError } from '../core/errors.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, parseIntOption, parseList, writeJson, type CliCommand, type CliContext } from './command.js';
 import type { MigrateOptions, MigrationResult } from '../engine/migrate.js';
 
@@ -13,7 +14,8 @@ export function addCopyOptions(command: Command): Command {
     .option('--state <path>', 'state database (default .cutover/state.db)')
     .option('--fail-fast', 'stop at the first rejected record instead of collecting rejects')
     .option('--no-bulk-load', 'always upsert, even into empty target collections')
-    .option('--no-verify', 'skip the checksum verification after the copy')
+    .option('--verify [mode]', 'verify source against target after the copy: checksum (default), full, count or sample')
+    .option('--no-verify', 'skip the verification after the copy')
     .option('--json', 'machine-readable output: NDJSON progress on stderr, the result as JSON on stdout');
 }
 
@@ -39,7 +41,7 @@ export function copyOptionsFrom(o: Record<string, unknown>): Omit<MigrateOptions
 }
 
 /** Runs a migration with progress on stderr and the summary (or JSON) on stdout; shared by migrate, resume and demo. */
-export async function runMigration(options: MigrateOptions, flags: { json: boolean; verify: boolean }, ctx: CliContext): Promise<{ code: number; result: MigrationResult }> {
+export async function runMigration(options: MigrateOptions, flags: { json: boolean; verify: VerifyFlag }, ctx: CliContext): Promise<{ code: number; result: MigrationResult }> {
   const { migrate } = await import('../engine/migrate.js');
   const { progressFor } = await import('../observe/progress.js');
   const { renderSummary } = await import('../observe/summary.js');
@@ -54,7 +56,7 @@ export async function runMigration(options: MigrateOptions, flags: { json: boole
   let verifyOk = true;
   let verifyResult: unknown;
   if (flags.verify && (result.status === 'completed' || result.status === 'already-completed')) {
-    const verified = await verifyAfterCopy(options, ctx);
+    const verified = await verifyAfterCopy(options, flags.verify, ctx);
     verifyOk = verified.ok;
     verifyResult = verified.result;
     if (!flags.json) ctx.stdout.write(verified.text);
@@ -64,12 +66,22 @@ export async function runMigration(options: MigrateOptions, flags: { json: boole
   return { code, result };
 }
 
-/** `migrate --verify` (the default): checksum-compare source and target after the copy. */
-async function verifyAfterCopy(options: MigrateOptions, ctx: CliContext): Promise<{ ok: boolean; text: string; result: unknown }> {
+export type VerifyFlag = false | 'count' | 'checksum' | 'full' | 'sample';
+
+/** `--verify [mode]` / `--no-verify` as commander parses them; transforms change values on purpose, so no default verify then. */
+export function verifyFlag(value: unknown, transformed: boolean): VerifyFlag {
+  if (value === false) return false;
+  if (value === undefined || value === true) return transformed ? false : 'checksum';
+  if (value === 'count' || value === 'checksum' || value === 'full' || value === 'sample') return value;
+  throw new ConfigurationError(`--verify takes count, checksum, full or sample, got "${String(value)}"`);
+}
+
+/** `migrate --verify` (the default): compare source and target after the copy. */
+async function verifyAfterCopy(options: MigrateOptions, mode: Exclude<VerifyFlag, false>, ctx: CliContext): Promise<{ ok: boolean; text: string; result: unknown }> {
   const { verify } = await import('../verify/verify.js');
   const { formatReport, resultToJson } = await import('../verify/report.js');
-  const result = await verify({ from: options.from, to: options.to, mode: 'checksum', signal: ctx.signal, ...(options.only ? { only: options.only } : {}) });
-  return { ok: result.ok, text: `\nVerification after the copy (checksum):\n${formatReport(result)}`, result: resultToJson(result) };
+  const result = await verify({ from: options.from, to: options.to, mode, signal: ctx.signal, ...(options.only ? { only: options.only } : {}) });
+  return { ok: result.ok, text: `\nVerification after the copy (${mode}):\n${formatReport(result)}`, result: resultToJson(result) };
 }
 
 const command: CliCommand = {
@@ -85,7 +97,8 @@ const command: CliCommand = {
   },
   async run(o, _args, ctx) {
     const options: MigrateOptions = { from: String(o.from), to: String(o.to), ...copyOptionsFrom(o) };
-    const { code } = await runMigration(options, { json: o.json === true, verify: o.verify !== false && !options.dryRun && !options.transform }, ctx);
+    const verify = options.dryRun ? false : verifyFlag(o.verify, Boolean(options.transform));
+    const { code } = await runMigration(options, { json: o.json === true, verify }, ctx);
     return code;
   },
 };

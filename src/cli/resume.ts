@@ -1,4 +1,4 @@
-import { runMigration } from './migrate.js';
+import { runMigration, verifyFlag } from './migrate.js';
 import type { CliCommand } from './command.js';
 
 const command: CliCommand = {
@@ -9,7 +9,8 @@ const command: CliCommand = {
       .argument('<id>', 'migration id (see "cutover status")')
       .option('--state <path>', 'state database (default .cutover/state.db)')
       .option('--max-rate <n>', 'cap on records per second for the whole job')
-      .option('--no-verify', 'skip the checksum verification after the copy')
+      .option('--verify [mode]', 'verify after the copy: checksum (default), full, count or sample')
+      .option('--no-verify', 'skip the verification after the copy')
       .option('--json', 'machine-readable output');
   },
   async run(o, args, ctx) {
@@ -25,7 +26,7 @@ const command: CliCommand = {
     }
     if (typeof o.state === 'string') options.state = o.state;
     if (o.maxRate !== undefined) options.maxRate = Number(o.maxRate);
-    const { code } = await runMigration(options, { json: o.json === true, verify: o.verify !== false && !options.transform }, ctx);
+    const { code } = await runMigration(options, { json: o.json === true, verify: verifyFlag(o.verify, Boolean(options.transform)) }, ctx);
     return code;
   },
 };
