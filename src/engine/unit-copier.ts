@@ -11,9 +11,11 @@
  * - Reading runs one batch ahead of writing (two batches in memory at most), so a slow source and a
  *   slow target overlap without unbounded buffering.
  * - Stopping (pause, SIGINT) is checked between batches: the batch in flight finishes and is checkpointed.
+ * - Transient failures are retried everywhere a unit touches a backend: the target checkpoint read,
+ *   table creation, each write, and each scan read (reopened from the last batch's cursor).
  */
 import type { RejectInfo } from '../core/errors.js';
-import { describeError } from '../core/errors.js';
+import { describeError, isTransient } from '../core/errors.js';
 import { valueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, Store } from '../core/store.js';
 import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
@@ -48,8 +50,12 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   const checkpointId = `${migrationId}/${unit.unit}`;
   const counters: UnitCounters = { read: unit.read, written: unit.written, rejected: unit.rejected, retries: unit.retries, bytes: unit.bytes };
   let cursor = unit.cursor;
+  const retrier = ctx.makeRetrier((attempt, error) => {
+    counters.retries++;
+    ctx.emit({ type: 'retry', migrationId, unit: unit.unit, attempt, error: describeError(error) });
+  });
   if (target.readCheckpoint) {
-    const inTarget = await target.readCheckpoint(checkpointId);
+    const inTarget = await retrier(() => target.readCheckpoint!(checkpointId));
     if (inTarget) {
       cursor = inTarget.cursor;
       if (inTarget.data) Object.assign(counters, JSON.parse(inTarget.data) as UnitCounters);
@@ -62,7 +68,7 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
     ctx.allowLoad && unit.fresh && target.capabilities.bulkLoad && target.capabilities.transactionalCheckpoint ? 'load' : 'upsert';
   const inTargetCheckpoint = target.capabilities.transactionalCheckpoint;
 
-  await target.ensureCollection(unit.collection);
+  await retrier(() => target.ensureCollection(unit.collection));
   state.setUnitStatus(migrationId, unit.unit, 'running');
   ctx.emit({ type: 'unit-start', migrationId, unit: unit.unit, collection: unit.collection, cursor, mode });
 
@@ -77,10 +83,6 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       etaSeconds: left !== null && rate > 0 ? left / rate : null,
     };
   };
-  const retrier = ctx.makeRetrier((attempt, error) => {
-    counters.retries++;
-    ctx.emit({ type: 'retry', migrationId, unit: unit.unit, attempt, error: describeError(error) });
-  });
   const recordRejects = (rejects: RejectInfo[]) => {
     if (rejects.length === 0) return;
     counters.rejected += rejects.length;
@@ -89,21 +91,38 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   };
 
   const scanAbort = new AbortController();
-  const iterator = source
-    .scan(unit.collection, { after: cursor ?? unit.rangeAfter, until: unit.rangeUntil, batchSize: ctx.batchSize, signal: scanAbort.signal })
+  // A transient read failure (the source restarted, a connection dropped) is retried like a write: the
+  // scan is opened again from the cursor of the last batch read, so it yields the failed batch again.
+  let readFrom = cursor ?? unit.rangeAfter;
+  const openScan = () => source
+    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, signal: scanAbort.signal })
     [Symbol.asyncIterator]();
-  let pending: Promise<IteratorResult<ScanBatch>> | null = iterator.next();
+  let iterator = openScan();
+  const readNext = () => retrier(async () => {
+    try {
+      return await iterator.next();
+    } catch (err) {
+      if (isTransient(err) && !scanAbort.signal.aborted) {
+        const dead = iterator;
+        iterator = openScan();
+        await dead.return?.().catch(() => undefined);
+      }
+      throw err;
+    }
+  });
+  let pending: Promise<IteratorResult<ScanBatch>> | null = readNext();
   let outcome: UnitOutcome = 'done';
   const elapsedBefore = unit.elapsedMs;
   try {
     while (pending) {
       const next = await pending;
       if (next.done) break;
+      readFrom = next.value.cursor;
       if (ctx.shouldStop()) {
         outcome = 'paused';
         break;
       }
-      pending = iterator.next();
+      pending = readNext();
       pending.catch(() => undefined); // surfaced when awaited; avoids an unhandled rejection while we write
       const batch = next.value;
       await writeOne(batch);

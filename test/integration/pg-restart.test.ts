@@ -3,6 +3,7 @@
  * transient failures (core `isTransient`, engine retry.ts) and finishes with every record there.
  * - PostgreSQL: a private server (test/helpers/pg-instance.ts), restarted with `pg_ctl restart -m fast`
  *   and then crashed (`stop -m immediate`, 2 s down, start with crash recovery) mid-copy.
+ * - PostgreSQL as the source: crashed mid-scan; the engine reopens the scan from its last cursor.
  * - MariaDB: every connection of the migration is ended with KILL CONNECTION from another one.
  * Each ends with a record-by-record comparison through fresh stores.
  */
@@ -96,7 +97,7 @@ async function expectTargetEqualsSource(targetUrl: string, rejectsFile: string, 
   expect(rejects.length, JSON.stringify(rejects.map((r) => [r.key, r.reason]))).toBe(cannot.size);
 }
 
-describe('PostgreSQL restarts while a migration copies into it', () => {
+describe('PostgreSQL restarts mid-migration (a private server)', () => {
   const found = findPgBin();
   const missing = 'missing' in found ? found.missing : null;
   // Without the binaries the test can only be skipped outside CI; under CI=true it fails, saying why.
@@ -110,7 +111,7 @@ describe('PostgreSQL restarts while a migration copies into it', () => {
 
   it.skipIf(skip)('retries through a fast restart and a crash, and finishes with nothing lost', async () => {
     if (missing) throw new Error(`[cutover tests] ${missing}`);
-    server = await startPrivatePostgres();
+    server ??= await startPrivatePostgres();
     const schema = runId('restart');
     const to = `${server.url}?schema=${schema}&pool=3`;
     const progress = waiter();
@@ -147,6 +148,58 @@ describe('PostgreSQL restarts while a migration copies into it', () => {
     expect(retries.length, 'no retry: the outages missed the copy').toBeGreaterThan(0);
 
     await expectTargetEqualsSource(to, result.rejectsFile, mustReject('postgres'));
+  }, 600_000);
+  it.skipIf(skip)('a PostgreSQL source restarting mid-scan: the engine reads on from its cursor and finishes with nothing lost', async () => {
+    if (missing) throw new Error(`[cutover tests] ${missing}`);
+    server ??= await startPrivatePostgres();
+    const from = `${server.url}?schema=${runId('restart_src')}&pool=3`;
+    const source = await openStore(from, { create: true });
+    try {
+      for (const [collection, records] of Object.entries(seed)) {
+        for (let i = 0; i < records.length; i += 1000) await source.putMany(collection, records.slice(i, i + 1000));
+      }
+    } finally {
+      await source.close();
+    }
+    const to = `sqlite:${join(dir, 'from-pg.db')}`;
+    const progress = waiter();
+    const retries: string[] = [];
+    const run = migrate({
+      from, to, state: join(dir, 'pg-src-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
+      onEvent: (e) => {
+        progress.onEvent(e);
+        if (e.type === 'retry') retries.push(e.error);
+      },
+    });
+    run.catch(() => undefined);
+    const srv = server;
+    let restartedAt = -1;
+    const outage = (async () => {
+      await progress.until((n) => n >= 1500);
+      restartedAt = progress.written;
+      await srv.stop('immediate');
+      await sleep(2000);
+      await srv.start();
+    })();
+    const result = await run;
+    await outage;
+    expect(result.status, `${result.error ?? ''}`).toBe('completed');
+    expect(restartedAt).toBeLessThan(RECORDS);
+    expect(retries.length, 'no retry: the outage missed the copy').toBeGreaterThan(0);
+    // The source is read back after the outage; the records it could not hold were never in it.
+    const cannot = mustReject('postgres');
+    for (const collection of [UGLY, BULK]) {
+      const src = await readAll(from, collection);
+      const dst = await readAll(to, collection);
+      expect(src.size, collection).toBe(seed[collection]!.length - (collection === UGLY ? cannot.size : 0));
+      expect(dst.size, collection).toBe(src.size);
+      for (const [key, record] of src) {
+        const got = dst.get(key)?.value;
+        expect(got, `${collection}/${key} missing`).toBeDefined();
+        expect(sameValue(got!, record.value), `${collection}/${key}: ${show(got)} vs ${show(record.value)}`).toBe(true);
+      }
+    }
+    expect(readRejects(result.rejectsFile)).toEqual([]);
   }, 600_000);
 });
 
