@@ -231,7 +231,8 @@ async function pushdownRange(
     return;
   }
   const size = Math.max(s.count, t.count);
-  if (size <= options.leafSize || size >= parentSize) return leafDiff(sides, tally, range, options);
+  // A side with nothing in the range has nothing to narrow down: every record there is a difference.
+  if (size <= options.leafSize || size >= parentSize || s.count === 0 || t.count === 0) return leafDiff(sides, tally, range, options);
   const parts = Math.max(2, Math.min(options.fanout, Math.ceil(size / options.leafSize)));
   // Split where the records are: a range the target fills and the source barely has is split by the target's keys.
   const [splitter, meter] = s.count >= t.count ? [source, sides.sourceMeter] : [target, sides.targetMeter];
