@@ -5,9 +5,11 @@
  *   and then crashed (`stop -m immediate`, 2 s down, start with crash recovery) mid-copy.
  * - PostgreSQL as the source: crashed mid-scan; the engine reopens the scan from its last cursor.
  * - MariaDB: every connection of the migration is ended with KILL CONNECTION from another one.
+ * - Redis: the migration's connection is ended with CLIENT KILL (it alone uses database 11).
  * Each ends with a record-by-record comparison through fresh stores.
  */
 import mysql from 'mysql2/promise';
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ import { openStore } from '../../src/drivers/index.js';
 import type { MigrationEvent } from '../../src/engine/events.js';
 import { migrate } from '../../src/engine/migrate.js';
 import { findPgBin, startPrivatePostgres, type PgInstance } from '../helpers/pg-instance.js';
-import { MYSQL_URL, runId } from '../helpers/services.js';
+import { MYSQL_URL, REDIS_URL, runId } from '../helpers/services.js';
 import { dropMysqlDatabase, mysqlUrlFor, readAll, readRejects, show } from './backends.js';
 import { BULK, UGLY, bulkRecords, mustReject, uglyRecords } from './ugly-set.js';
 
@@ -253,5 +255,74 @@ describe('MariaDB connections killed while a migration copies into it', () => {
     expect(retries.length, 'no retry: the kills missed every statement').toBeGreaterThan(0);
 
     await expectTargetEqualsSource(to, result.rejectsFile, mustReject('mysql'));
+  }, 600_000);
+});
+
+describe('Redis connections killed while a migration copies into it', () => {
+  // CLIENT KILL needs to tell the migration's connection from everyone else's on the shared server:
+  // it is the only one on this logical database.
+  const DB = 11;
+  const prefix = `${runId('rdkill')}:`;
+  const base = new URL(REDIS_URL);
+  base.pathname = `/${DB}`;
+  const to = `${base.href}${base.search ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`;
+  afterAll(async () => {
+    const client = new Redis({ host: base.hostname, port: Number(base.port || 6379), db: DB });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length) await client.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      client.disconnect();
+    }
+  }, 60_000);
+
+  it('survives CLIENT KILL of its connection again and again (reconnect, resend or retry) with nothing lost', async () => {
+    const progress = waiter();
+    const retries: string[] = [];
+    const run = migrate({
+      from: sourceUrl, to, state: join(dir, 'rd-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
+      onEvent: (e) => {
+        progress.onEvent(e);
+        if (e.type === 'retry') retries.push(e.error);
+      },
+    });
+    run.catch(() => undefined);
+    const killed: number[] = [];
+    const killer = (async () => {
+      const admin = new Redis(REDIS_URL);
+      try {
+        for (const threshold of [1500, 4500, 7500]) {
+          await progress.until((n) => n >= threshold);
+          let n = 0;
+          for (const end = Date.now() + 1500; Date.now() < end; ) {
+            const list = (await admin.client('LIST')) as string;
+            for (const line of list.split('\n')) {
+              const id = /\bid=(\d+)\b/.exec(line)?.[1];
+              if (id && new RegExp(`\\bdb=${DB}\\b`).test(line)) n += Number(await admin.client('KILL', 'ID', id).catch(() => 0));
+            }
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          killed.push(n);
+        }
+      } finally {
+        admin.disconnect();
+      }
+    })();
+    const result = await run;
+    await killer;
+    expect(result.status, result.error).toBe('completed');
+    expect(killed.reduce((a, b) => a + b, 0), 'no migration connection was found to kill').toBeGreaterThan(0);
+    await expectTargetEqualsSource(to, result.rejectsFile, mustReject('redis'));
+    // The key set that makes count exact survived the kills too.
+    const store = await openStore(to, { create: false });
+    try {
+      for (const collection of [UGLY, BULK]) expect(await store.count(collection), collection).toBe(seed[collection]!.length);
+    } finally {
+      await store.close();
+    }
   }, 600_000);
 });
