@@ -175,8 +175,10 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   const possibleKeys = (keys: string[]) => [...new Set(keys.filter((k) => keyProblem(k) === null))];
   const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
 
-  const digest = createPostgresDigest((collection) => tableName(schema, collection), <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[]) =>
-    attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows)));
+  /** Rows of one statement for the range digests; a missing table has none. */
+  const digestQuery = <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[]) =>
+    attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows));
+  const digest = createPostgresDigest((collection) => tableName(schema, collection), digestQuery);
 
   const store: Store & RangeDigestSource = {
     ...digest,

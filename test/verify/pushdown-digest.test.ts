@@ -11,6 +11,7 @@ import { createPostgresStore } from '../../src/drivers/postgres.js';
 import { REFERENCE_DIGEST_FAMILY, digestFamilyOf, type KeyRange } from '../../src/verify/checksum-diff.js';
 import { storeUrl } from '../drivers/postgres-helpers.js';
 import { POSTGRES_URL, runId } from '../helpers/services.js';
+import { verify } from '../../src/verify/verify.js';
 import { withPushdown } from './wrappers.js';
 import { createMemoryStore } from '../../src/drivers/memory.js';
 
@@ -103,6 +104,35 @@ describe('postgres range digest', () => {
     [swapped[1], swapped[33]] = [swapped[33]!, swapped[1]!];
     [swapped[1], swapped[32]] = [swapped[32]!, swapped[1]!];
     expect(await sameDigest(one(JSON.stringify(original)), one(JSON.stringify(swapped)))).toBe(false);
+  });
+
+  it('is equal for a value stored compressed on one side and uncompressed on the other', async () => {
+    const c = `d_${++counter}`;
+    await a.ensureCollection(c);
+    await b.ensureCollection(c);
+    await db.query(`ALTER TABLE ${pg.escapeIdentifier(schemaB)}.${pg.escapeIdentifier(c)} ALTER COLUMN value SET STORAGE EXTERNAL`);
+    const value = JSON.stringify({ text: 'abc'.repeat(3000), n: [1, 2, 3] });
+    await a.putMany(c, [{ key: 'big', value }]);
+    // Written in SQL: the store's upsert would copy the staging table's already compressed datum.
+    await db.query(`INSERT INTO ${pg.escapeIdentifier(schemaB)}.${pg.escapeIdentifier(c)} (key, value) VALUES ('big', $1::jsonb)`, [value]);
+    const size = async (schema: string) =>
+      (await db.query(`SELECT pg_column_size(value) AS n FROM ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(c)}`)).rows[0].n as number;
+    expect(await size(schemaA)).toBeLessThan(1000); // compressed
+    expect(await size(schemaB)).toBeGreaterThan(9000); // not compressed
+    const [da, dbb] = await Promise.all([a.rangeDigest(c, ALL), b.rangeDigest(c, ALL)]);
+    expect(Buffer.from(da.digest).toString()).toBe(Buffer.from(dbb.digest).toString());
+  });
+
+  it('makes equal numbers spelled with 64+ fraction digits differ, and verify still calls them equal', async () => {
+    const long = `{"x":1.${'0'.repeat(64)}}`;
+    expect(await sameDigest(one(`{"x":1.${'0'.repeat(63)}}`), one('{"x":1}'))).toBe(true);
+    expect(await sameDigest(one(long), one('{"x":1}'))).toBe(false);
+    const c = `d_${counter}`; // the collection sameDigest just filled
+    const result = await verify({ from: a, to: b, only: [c], mode: 'checksum' });
+    expect(result.collections[0]!.method).toBe('sql-pushdown');
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.collections[0]!.matching).toBe(1);
   });
 
   it('bounds ranges in UTF-8 byte order, from inclusive and until exclusive', async () => {
