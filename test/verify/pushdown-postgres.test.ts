@@ -1,8 +1,8 @@
 /**
  * `verify --mode checksum` between two PostgreSQL schemas computes range digests in SQL
  * (method 'sql-pushdown'): equal tables cost a few digests, and every planted difference is still
- * found and reported record by record. A PostgreSQL ↔ SQLite pair keeps the streaming method and
- * finds the same differences.
+ * found and reported record by record. A PostgreSQL ↔ SQLite pair, or a pair whose digest families
+ * differ, keeps the streaming method and finds the same differences.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/core/store.js';
+import { createMemoryStore } from '../../src/drivers/memory.js';
 import { createPostgresStore } from '../../src/drivers/postgres.js';
 import { openStore } from '../../src/drivers/index.js';
 import { verify } from '../../src/verify/verify.js';
@@ -17,6 +18,7 @@ import { storeUrl } from '../drivers/postgres-helpers.js';
 import { POSTGRES_URL, runId } from '../helpers/services.js';
 import { expectPlanted } from './matrix.js';
 import { plant, readAll } from './planted.js';
+import { withPushdown } from './wrappers.js';
 
 const schemaA = runId('pdA');
 const schemaB = runId('pdB');
@@ -126,6 +128,18 @@ describe('verify checksum between two PostgreSQL stores', () => {
     expect(row.extra).toBe(2);
     expect(row.examples.map((e) => e.key).sort()).toEqual(['\ue000', '😀'].sort());
     expect(result.ok).toBe(false);
+  });
+});
+
+describe('verify checksum between stores of different digest families', () => {
+  it('computes the digests itself when the other side digests differently', async () => {
+    const c = fresh();
+    const memory = withPushdown(createMemoryStore());
+    const planted = await plant(source, memory, c, { bytes: true });
+    const result = await verify({ from: source, to: memory, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3 } });
+    expectPlanted(result, planted, c);
+    expect(result.collections[0]!.method).toBe('checksum-bisect');
+    expect(memory.digestCalls).toBe(0);
   });
 });
 
