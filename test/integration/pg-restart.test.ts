@@ -47,10 +47,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves when `test` holds for a progress event. */
+/**
+ * Follows the bulk collection's progress: `until` resolves true when `test` holds for a progress
+ * event, or false once the migration ended first (so a fault that never fired fails an assertion
+ * instead of hanging the test).
+ */
 function waiter() {
-  const watchers: { test: (written: number) => boolean; resolve: () => void }[] = [];
+  const watchers: { test: (written: number) => boolean; resolve: (fired: boolean) => void }[] = [];
   let written = 0;
+  let ended = false;
   return {
     onEvent(e: MigrationEvent) {
       if (e.type !== 'progress') return;
@@ -59,12 +64,18 @@ function waiter() {
       for (const w of [...watchers]) {
         if (w.test(written)) {
           watchers.splice(watchers.indexOf(w), 1);
-          w.resolve();
+          w.resolve(true);
         }
       }
     },
-    until(test: (written: number) => boolean): Promise<void> {
+    until(test: (written: number) => boolean): Promise<boolean> {
+      if (ended) return Promise.resolve(false);
       return new Promise((resolve) => watchers.push({ test, resolve }));
+    },
+    /** Call when the migration returned. */
+    end() {
+      ended = true;
+      for (const w of watchers.splice(0)) w.resolve(false);
     },
     get written() {
       return written;
@@ -126,15 +137,15 @@ describe('PostgreSQL restarts mid-migration (a private server)', () => {
         if (e.type === 'retry') retries.push(e.error);
       },
     });
-    run.catch(() => undefined);
+    run.then(() => progress.end(), () => progress.end());
 
     const srv = server;
     const outage = (async () => {
-      await progress.until((n) => n >= 1500);
+      if (!(await progress.until((n) => n >= 1500))) return;
       outages.push(progress.written);
       await srv.restart();
       const after = progress.written;
-      await progress.until((n) => n >= after + 1500);
+      if (!(await progress.until((n) => n >= after + 1500))) return;
       outages.push(progress.written);
       await srv.stop('immediate');
       await sleep(2000);
@@ -173,11 +184,11 @@ describe('PostgreSQL restarts mid-migration (a private server)', () => {
         if (e.type === 'retry') retries.push(e.error);
       },
     });
-    run.catch(() => undefined);
+    run.then(() => progress.end(), () => progress.end());
     const srv = server;
     let restartedAt = -1;
     const outage = (async () => {
-      await progress.until((n) => n >= 1500);
+      if (!(await progress.until((n) => n >= 1500))) return;
       restartedAt = progress.written;
       await srv.stop('immediate');
       await sleep(2000);
@@ -186,6 +197,7 @@ describe('PostgreSQL restarts mid-migration (a private server)', () => {
     const result = await run;
     await outage;
     expect(result.status, `${result.error ?? ''}`).toBe('completed');
+    expect(restartedAt, 'the copy finished before the outage').toBeGreaterThan(0);
     expect(restartedAt).toBeLessThan(RECORDS);
     expect(retries.length, 'no retry: the outage missed the copy').toBeGreaterThan(0);
     // The source is read back after the outage; the records it could not hold were never in it.
@@ -222,7 +234,7 @@ describe('MariaDB connections killed while a migration copies into it', () => {
         if (e.type === 'retry') retries.push(e.error);
       },
     });
-    run.catch(() => undefined);
+    run.then(() => progress.end(), () => progress.end());
 
     // Idle pooled connections that die are dropped quietly by the pool; to hit statements and open
     // transactions, every connection of the migration is killed again and again for a while.
@@ -231,7 +243,7 @@ describe('MariaDB connections killed while a migration copies into it', () => {
       const admin = await mysql.createConnection(MYSQL_URL);
       try {
         for (const threshold of [1500, 4500, 7500]) {
-          await progress.until((n) => n >= threshold);
+          if (!(await progress.until((n) => n >= threshold))) break;
           let n = 0;
           for (const end = Date.now() + 1500; Date.now() < end; ) {
             const [rows] = await admin.query('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()', [database]);
@@ -290,13 +302,13 @@ describe('Redis connections killed while a migration copies into it', () => {
         if (e.type === 'retry') retries.push(e.error);
       },
     });
-    run.catch(() => undefined);
+    run.then(() => progress.end(), () => progress.end());
     const killed: number[] = [];
     const killer = (async () => {
       const admin = new Redis(REDIS_URL);
       try {
         for (const threshold of [1500, 4500, 7500]) {
-          await progress.until((n) => n >= threshold);
+          if (!(await progress.until((n) => n >= threshold))) break;
           let n = 0;
           for (const end = Date.now() + 1500; Date.now() < end; ) {
             const list = (await admin.client('LIST')) as string;
@@ -315,6 +327,7 @@ describe('Redis connections killed while a migration copies into it', () => {
     const result = await run;
     await killer;
     expect(result.status, result.error).toBe('completed');
+    expect(killed.length, 'the copy finished before the kills').toBe(3);
     expect(killed.reduce((a, b) => a + b, 0), 'no migration connection was found to kill').toBeGreaterThan(0);
     await expectTargetEqualsSource(to, result.rejectsFile, mustReject('redis'));
     // The key set that makes count exact survived the kills too.
