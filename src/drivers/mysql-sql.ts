@@ -73,7 +73,10 @@ export function toDatetime(iso: string | null | undefined): string | null {
   if (!iso) return null;
   const t = new Date(iso);
   if (Number.isNaN(t.getTime())) return null;
-  return t.toISOString().replace('T', ' ').replace('Z', '');
+  // Date keeps milliseconds; DATETIME(6) holds microseconds (PostgreSQL's precision), so the digits
+  // after the third are carried over. Offsets are whole minutes, so converting to UTC leaves them alone.
+  const micro = /T\d{2}:\d{2}:\d{2}\.\d{3}(\d{1,3})/.exec(iso)?.[1] ?? '';
+  return t.toISOString().replace('T', ' ').replace('Z', '') + micro;
 }
 
 export function nowDatetime(): string {

@@ -109,7 +109,7 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       }
       throw err;
     }
-  });
+  }, scanAbort.signal);
   let pending: Promise<IteratorResult<ScanBatch>> | null = readNext();
   let outcome: UnitOutcome = 'done';
   const elapsedBefore = unit.elapsedMs;
