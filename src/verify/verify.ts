@@ -233,6 +233,9 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
       note = `a side does not scan in key order; compared by hashing keys into ${partitions} partition${partitions === 1 ? '' : 's'} spilled to temp files`;
     } else if (mode === 'checksum' && source.capabilities.rangeScan && target.capabilities.rangeScan) {
       method = await checksumDiff(sides, tally, sourceCount, { leafSize: tuning.leafSize, fanout: tuning.fanout, batchSize: tuning.batchSize, signal });
+      if (method === 'sql-pushdown') {
+        note = 'range digests computed by PostgreSQL from jsonb hashes (fast, no text rendering); they cannot see a swap of two equal-size values 32 tokens apart in one document or a moved array boundary that keeps the size: --mode full compares every record exactly';
+      }
     } else {
       await mergeDiff(sides, tally, { batchSize: tuning.batchSize, signal });
       method = 'merge';
