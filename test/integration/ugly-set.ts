@@ -69,6 +69,15 @@ export function uglyRecords(): StoredRecord[] {
   [...ORDER_KEYS, ...HOSTILE_KEYS].forEach((key, i) => add(key, values[i % values.length]!));
   // Each tricky value also under a plain key, so a lost value is named plainly.
   values.forEach((value, i) => add(`v/${String(i).padStart(2, '0')}`, value));
+  // Keys and values that mean something to bulk-load formats (COPY text: \N is NULL, \. ends the data;
+  // CSV-ish quoting; line ends), to terminals and to line-based logs.
+  const loaderKeys = ['\\N', '\\.', '\\', 'cr\r', '\r\n', 'a\tb\\tc', '"quoted"', "it's", 'x,y', '\u0085nel', '\u2028ls', '\u001b[31mred', '\u0001\u001f'];
+  for (const [i, key] of loaderKeys.entries()) {
+    const value = i % 2 === 0 ? JSON.stringify(key) : JSON.stringify({ k: key, raw: '\\N' });
+    add(key, value);
+    add(`k/${key}`, value);
+  }
+  add('v/copy-markers', JSON.stringify(['\\N', '\\.', '\\\\N', '\r\n', '\t', '\\']));
   // Keys at exactly 1024 UTF-8 bytes, made of 1-, 2-, 3- and 4-byte characters.
   add('x'.repeat(1024), '"1024 one-byte characters"');
   add('😀'.repeat(256), '"256 four-byte characters"');
