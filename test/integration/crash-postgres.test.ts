@@ -54,13 +54,13 @@ async function targetRows(collections: string[]): Promise<Map<string, Row[]>> {
 
 describe('crash safety into PostgreSQL (SIGKILL, real processes)', () => {
   it('survives at least 10 kills at random points; the target equals the source, nothing twice, rejects once each', async () => {
-    const generated = generateDemoStore(join(dir, 'source'), 20_000);
+    const generated = generateDemoStore(join(dir, 'source'), 30_000);
     const collections = Object.keys(generated.expected);
     const expectedTotal = Object.values(generated.expected).reduce((a, b) => a + b, 0);
     const to = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
     const base = ['migrate', '--from', `file:${join(dir, 'source')}`, '--to', to, '--state', join(dir, 'state.db'), '--batch-size', '300', '--no-verify', '--json'];
     // --max-rate stretches each run over seconds, so kills land mid-copy on a fast machine too.
-    const args = [...base, '--max-rate', '3000'];
+    const args = [...base, '--max-rate', '2500'];
     const landed: number[] = [];
     let kills = 0;
     let finishedEarly = false;
@@ -71,7 +71,7 @@ describe('crash safety into PostgreSQL (SIGKILL, real processes)', () => {
       // land in start-up, planning, table creation or the first batch.
       let timer: NodeJS.Timeout | undefined;
       const kill = () => child.kill('SIGKILL');
-      if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * 3000));
+      if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * 2000));
       else {
         child.stderr!.on('data', (d: Buffer) => {
           if (!timer && d.toString().includes('"type":"progress"')) timer = setTimeout(kill, Math.floor(Math.random() * 700));
