@@ -169,16 +169,26 @@ export class DualStore implements Store {
     }
   }
 
-  private async timed<T>(side: Side, op: string, fn: () => Promise<T>): Promise<T> {
+  private timed<T>(side: Side, op: string, fn: () => Promise<T>): Promise<T> {
+    // Plain promise chaining rather than an async function: this wraps every backend call.
     const start = performance.now();
+    let promise: Promise<T>;
     try {
-      return await fn();
+      promise = fn();
     } catch (err) {
-      this.metrics.error(side, op);
-      throw err;
-    } finally {
-      this.metrics.observe(side, op, (performance.now() - start) / 1000);
+      promise = Promise.reject(err);
     }
+    return promise.then(
+      (value) => {
+        this.metrics.observe(side, op, (performance.now() - start) / 1000);
+        return value;
+      },
+      (err: unknown) => {
+        this.metrics.error(side, op);
+        this.metrics.observe(side, op, (performance.now() - start) / 1000);
+        throw err;
+      },
+    );
   }
 
   private assertOpen(): void {
