@@ -1,6 +1,6 @@
 /**
  * The official Keyv adapter test suite (@keyv/test-suite) against the Keyv adapter over a dual store
- * in shadow mode (two memory stores) and in progressive mode over SQLite when that driver exists.
+ * in shadow mode (two memory stores) and in progressive mode over two SQLite files.
  * Not run: keyvIteratorTests — Keyv only wires an adapter's iterator() for a hard-coded list of
  * dialects (sqlite, postgres, mysql, mongo, redis, valkey, etcd), so `keyv.iterator` is undefined for
  * any other adapter; the adapter's iterator is tested directly below instead.
@@ -9,7 +9,11 @@ import * as vitest from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import Keyv from 'keyv';
 import keyvTestSuite from '@keyv/test-suite';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMemoryStore } from '../../src/drivers/memory.js';
+import { createSqliteStore } from '../../src/drivers/sqlite.js';
 import { createDualStore } from '../../src/dual/dual-store.js';
 import { KeyvDualAdapter } from '../../src/dual/keyv-adapter.js';
 
@@ -19,6 +23,20 @@ const dual = createDualStore({ old: oldStore, new: newStore, flags: { mode: 'sha
 
 describe('keyv adapter over a dual store (shadow mode)', () => {
   keyvTestSuite(vitest, Keyv, () => new KeyvDualAdapter(dual));
+});
+
+describe('keyv adapter over a dual store (progressive 50%, SQLite)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-dual-keyv-'));
+  const sqliteDual = createDualStore({
+    old: createSqliteStore(`sqlite:${join(dir, 'old.db')}`),
+    new: createSqliteStore(`sqlite:${join(dir, 'new.db')}`),
+    flags: { mode: 'progressive', readPercent: 50 },
+  });
+  afterAll(async () => {
+    await sqliteDual.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  keyvTestSuite(vitest, Keyv, () => new KeyvDualAdapter(sqliteDual));
 });
 
 describe('keyv adapter: dual-store specifics', () => {
