@@ -19,7 +19,7 @@ import type { RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
 import type { TargetCheckpoint } from '../core/store.js';
 import { STAGE_META, copyErrorLine, copyRecords, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
-import { STAGE_TABLE, checkpointUpsertSql, copyColumns, upsertFromStageSql } from './postgres-sql.js';
+import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, copyColumns, quoteIdent, upsertFromStageSql } from './postgres-sql.js';
 
 export interface BatchWrite {
   schema: string;
@@ -130,4 +130,42 @@ async function isolate(client: PoolClient, target: string, columns: string, w: B
     }
   }
   return rejected;
+}
+
+/** At most this many records go through `writeSmallBatch`: one statement beats COPY's round trips. */
+export const SMALL_BATCH = 16;
+
+/**
+ * An application's single writes (the dual store, repairs) would pay BEGIN, COPY start, data, COPY end,
+ * upsert and COMMIT: five round trips for one row. A small upsert without metadata is instead one
+ * parameterised statement, rows, upsert and checkpoint together in data-modifying CTEs, which
+ * PostgreSQL runs atomically. Returns null when PostgreSQL refuses a value, so that the caller takes
+ * the COPY path, which isolates the record.
+ */
+export async function writeSmallBatch(client: PoolClient, w: BatchWrite): Promise<RejectInfo[] | null> {
+  const params: unknown[] = [];
+  const rows = w.records.map((r) => {
+    params.push(r.key, typeof r.value === 'string' ? r.value : null, typeof r.value === 'string' ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    const n = params.length;
+    return `($${n - 2}::text, $${n - 1}::jsonb, $${n}::bytea)`;
+  });
+  let sql = `WITH rows (key, value, bytes) AS (VALUES ${rows.join(', ')}),
+    ins AS (INSERT INTO ${w.table} AS t (key, value, bytes) SELECT key, value, bytes FROM rows
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, updated_at = now(), version = t.version + 1
+      WHERE t.value IS DISTINCT FROM excluded.value OR t.bytes IS DISTINCT FROM excluded.bytes RETURNING 1)`;
+  if (w.checkpoint) {
+    params.push(w.checkpoint.id, w.checkpoint.cursor, w.checkpoint.data ?? null);
+    const n = params.length;
+    sql += `, cp AS (INSERT INTO ${quoteIdent(w.schema)}.${quoteIdent(CHECKPOINT_TABLE)} (id, cursor, data, updated_at)
+      VALUES ($${n - 2}, $${n - 1}, $${n}, now())
+      ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, data = excluded.data, updated_at = excluded.updated_at RETURNING 1)`;
+  }
+  sql += ' SELECT (SELECT count(*) FROM ins) AS n';
+  try {
+    await client.query(sql, params);
+    return [];
+  } catch (err) {
+    if (isRecordError(err)) return null;
+    throw new BatchFailure(w.records[0]?.key, err);
+  }
 }

@@ -24,7 +24,8 @@ import {
   createTableSql, quoteIdent, rowToRecord, scanBounds, tableName, type PgRow,
 } from './postgres-sql.js';
 import { pgJsonProblem } from './postgres-values.js';
-import { BatchFailure, writeBatch } from './postgres-write.js';
+import { BatchFailure, SMALL_BATCH, writeBatch, writeSmallBatch } from './postgres-write.js';
+import { hasMeta } from './postgres-copy.js';
 
 export type { PostgresOptions } from './postgres-config.js';
 
@@ -269,11 +270,16 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
           await ensureTable(collection);
           if (opts.checkpoint) await ensureCheckpointTable();
           return withClient(async (client) => {
+            const w = { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint };
+            if (mode === 'upsert' && batch.length > 0 && batch.length <= SMALL_BATCH && !hasMeta(batch)) {
+              const refused = await writeSmallBatch(client, w);
+              if (refused) return refused;
+            }
             if (mode === 'upsert' && !staged.has(client)) {
               await client.query(CREATE_STAGE_SQL);
               staged.add(client);
             }
-            return writeBatch(client, { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint });
+            return writeBatch(client, w);
           });
         };
         let refused: RejectInfo[];
