@@ -18,6 +18,7 @@ import { createRetrier, type RetryOptions } from './retry.js';
 import { loadTransform } from './transform.js';
 import { copyUnit, FailFastStop } from './unit-copier.js';
 import { splitRanges } from './split.js';
+import { processAlive } from '../state/process-alive.js';
 
 export interface MigrateOptions {
   from: string;
@@ -103,7 +104,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
   let rejects: RejectsFile | undefined;
   try {
     const existing = state.getMigration(id);
-    if (existing?.status === 'running' && existing.pid && existing.pid !== process.pid && pidAlive(existing.pid)) {
+    if (existing?.status === 'running' && existing.pid && existing.pid !== process.pid && processAlive(existing.pid)) {
       throw new ConfigurationError(`migration ${id} is already running in process ${existing.pid}; pause it with "cutover pause ${id}" or wait for it`);
     }
     const persisted = JSON.stringify(persistableOptions(options, transformPath));
@@ -294,14 +295,6 @@ export function optionsOfMigration(state: StateStore, id: string): MigrateOption
   return out;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Runs `fn` over items with at most `limit` at once; collects outcomes or errors without stopping the others. */
 async function runPool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<(R | { error: unknown })[]> {

@@ -1,4 +1,5 @@
 /** `cutover status`: what the state store knows, as a result object. */
+import { processAlive } from './process-alive.js';
 import { openStateStore, type MigrationRow, type UnitRow } from './state-store.js';
 
 export interface UnitStatusView {
@@ -68,7 +69,7 @@ function view(m: MigrationRow, units: UnitRow[], audit: { at: string; event: str
   const known = units.every((u) => u.total !== null);
   return {
     id: m.id, status: m.status, source: m.source, target: m.target, createdAt: m.createdAt, updatedAt: m.updatedAt,
-    finishedAt: m.finishedAt, stale: m.status === 'running' && (m.pid === null || !alive(m.pid)), pauseRequested: m.control === 'pause',
+    finishedAt: m.finishedAt, stale: m.status === 'running' && (m.pid === null || !processAlive(m.pid)), pauseRequested: m.control === 'pause',
     error: m.error, units: unitViews,
     totals: {
       read: units.reduce((n, u) => n + u.read, 0),
@@ -78,13 +79,4 @@ function view(m: MigrationRow, units: UnitRow[], audit: { at: string; event: str
     },
     recentEvents: audit.map((a) => ({ at: a.at, event: a.event, detail: a.detail })),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
