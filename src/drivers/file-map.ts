@@ -21,6 +21,24 @@ interface MapContent {
   usable: boolean;
 }
 
+/**
+ * Writes to one map file, in order. Each write reads the whole file, changes it and replaces it, so two
+ * at once in this process (split units, several stores on one folder) would lose one's records. Keyed
+ * by path because a layout object is made per call.
+ */
+const writing = new Map<string, Promise<unknown>>();
+
+function serialized<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const previous = writing.get(path) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  const settled = next.catch(() => undefined);
+  writing.set(path, settled);
+  void settled.then(() => {
+    if (writing.get(path) === settled) writing.delete(path);
+  });
+  return next;
+}
+
 export function mapLayout(path: string, collection: string, limits: FileLimits): CollectionLayout {
   async function load(): Promise<MapContent | null> {
     const st = await stat(path).catch(() => null);
@@ -83,7 +101,9 @@ export function mapLayout(path: string, collection: string, limits: FileLimits):
       return (await stat(path).catch(() => null))?.isFile() ?? false;
     },
     async create() {
-      if (!(await this.exists())) await save(new Map());
+      await serialized(path, async () => {
+        if (!(await this.exists())) await save(new Map());
+      });
     },
     async drop() {
       await rm(path, { force: true });
@@ -123,17 +143,21 @@ export function mapLayout(path: string, collection: string, limits: FileLimits):
       });
     },
     async putMany(records: StoredRecord[]) {
-      const entries = await loadForWrite();
-      for (const r of records) entries.set(r.key, r.value as string);
-      await save(entries);
+      await serialized(path, async () => {
+        const entries = await loadForWrite();
+        for (const r of records) entries.set(r.key, r.value as string);
+        await save(entries);
+      });
     },
     async deleteMany(keys) {
       if (!(await this.exists())) return 0;
-      const entries = await loadForWrite();
-      let n = 0;
-      for (const k of new Set(keys)) if (entries.delete(k)) n++;
-      if (n > 0) await save(entries);
-      return n;
+      return serialized(path, async () => {
+        const entries = await loadForWrite();
+        let n = 0;
+        for (const k of new Set(keys)) if (entries.delete(k)) n++;
+        if (n > 0) await save(entries);
+        return n;
+      });
     },
     refuse(record) {
       return typeof record.value === 'string' ? null : 'the one-object JSON layout holds JSON values only; use ?layout=dir or ?layout=jsonl for bytes';

@@ -29,6 +29,17 @@ export function mustReject(kind: Kind): Map<string, RegExp> {
   return out;
 }
 
+/** A target of a pair: a backend, or the file backend's one-object JSON layout (JSON values only). */
+export type TargetKind = Kind | 'file-json';
+
+/** Why `target` cannot hold a record: a pattern its reject reason must match, or null when it can. */
+export function cannotHold(target: TargetKind, collection: string, record: StoredRecord): RegExp | null {
+  const pg = collection === UGLY ? PG_CANNOT[record.key] : undefined;
+  if (target === 'postgres' && pg && pg.value === record.value) return pg.reason;
+  if (target === 'file-json' && typeof record.value !== 'string') return /JSON values only/;
+  return null;
+}
+
 const MiB = 1024 * 1024;
 
 /** A JSON string of exactly `bytes` UTF-8 bytes, with multi-byte and astral characters and escapes in it. */
