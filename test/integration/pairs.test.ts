@@ -63,14 +63,16 @@ for (const sourceKind of KINDS) {
       await source?.cleanup();
     }, 60_000);
 
-    // Every other backend; from SQLite also the file backend's one-object JSON layout, which holds no
-    // bytes (capabilities.bytesValues false): there every bytes record must be a reject.
-    const targets: TargetKind[] = [...KINDS.filter((k) => k !== sourceKind), ...(sourceKind === 'sqlite' ? ['file-json' as const] : [])];
-    for (const targetKind of targets) {
+    // Every other backend; from SQLite also the file backend's other layouts: a JSONL log, and the
+    // one-object JSON map, which holds no bytes (capabilities.bytesValues false), so there every bytes
+    // record must be a reject.
+    const extraTargets: TargetKind[] = sourceKind === 'sqlite' ? ['file-jsonl', 'file-json'] : [];
+    for (const targetKind of [...KINDS.filter((k) => k !== sourceKind), ...extraTargets]) {
       it(`to ${targetKind}: every record lands exactly or is rejected with its reason`, async () => {
-        const place = makePlace(targetKind === 'file-json' ? 'file' : targetKind, `dst_${targetKind}`);
-        const target = targetKind === 'file-json' ? { ...place, url: `${place.url}?layout=json` } : place;
-        const driver = targetKind === 'file-json' ? 'file' : targetKind;
+        const layout = targetKind === 'file-json' ? 'json' : targetKind === 'file-jsonl' ? 'jsonl' : null;
+        const driver: Kind = layout ? 'file' : (targetKind as Kind);
+        const place = makePlace(driver, `dst_${targetKind}`);
+        const target = layout ? { ...place, url: `${place.url}?layout=${layout}` } : place;
         const stateDir = mkdtempSync(join(tmpdir(), 'cutover-pairs-state-'));
         try {
           // The JSON layout rewrites its one file per batch, so it gets bigger batches.

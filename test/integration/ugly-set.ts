@@ -29,8 +29,8 @@ export function mustReject(kind: Kind): Map<string, RegExp> {
   return out;
 }
 
-/** A target of a pair: a backend, or the file backend's one-object JSON layout (JSON values only). */
-export type TargetKind = Kind | 'file-json';
+/** A target of a pair: a backend, or the file backend's JSONL or one-object JSON layout (JSON values only). */
+export type TargetKind = Kind | 'file-jsonl' | 'file-json';
 
 /** Why `target` cannot hold a record: a pattern its reject reason must match, or null when it can. */
 export function cannotHold(target: TargetKind, collection: string, record: StoredRecord): RegExp | null {
