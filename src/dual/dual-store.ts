@@ -29,7 +29,7 @@ import type {
 import { DiscrepancyRecorder, type DiscrepancyRecorderOptions, type DiscrepancyReport } from './discrepancy-recorder.js';
 import { isFlagSource, StaticFlags, type FlagSource } from './flags.js';
 import { KeyQueues, lockKey } from './key-queue.js';
-import { DualMetrics } from './metrics.js';
+import { DualMetrics, type Incrementer, type Observer } from './metrics.js';
 import type { DualFlags, DualFlagsInput, DualMode, Side } from './modes.js';
 import { Router, type Route } from './router.js';
 import { ShadowReader } from './shadow-reader.js';
@@ -109,6 +109,8 @@ export class DualStore implements Store {
   private readonly shadow: ShadowReader;
   private readonly ownsRecorder: boolean;
   private closed = false;
+  /** Metric cells of single-store reads, bound once: the read path observes them without lookups. */
+  private readonly getCells: Record<Side, { latency: Observer; routed: Incrementer; errors: () => void }>;
 
   constructor(private readonly options: DualStoreOptions) {
     this.stores = { old: options.old, new: options.new };
@@ -122,6 +124,12 @@ export class DualStore implements Store {
       options.onFlagsChange?.(flags);
     });
     this.metrics = new DualMetrics({ registry: options.registry });
+    const cells = (side: Side) => ({
+      latency: this.metrics.latencyOf(side, 'get'),
+      routed: this.metrics.routingOf('get', side),
+      errors: () => this.metrics.error(side, 'get'),
+    });
+    this.getCells = { old: cells('old'), new: cells('new') };
     const report = (e: Error) => this.reportError(e);
     if (options.discrepancies instanceof DiscrepancyRecorder) {
       this.recorder = options.discrepancies;
@@ -191,8 +199,12 @@ export class DualStore implements Store {
     );
   }
 
+  private closedError(): ConfigurationError {
+    return new ConfigurationError(`dual store ${this.location} is closed; create a new one`);
+  }
+
   private assertOpen(): void {
-    if (this.closed) throw new ConfigurationError(`dual store ${this.location} is closed; create a new one`);
+    if (this.closed) throw this.closedError();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -287,25 +299,45 @@ export class DualStore implements Store {
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  async getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
-    this.assertOpen();
+  getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
+    if (this.closed) return Promise.reject(this.closedError());
     const router = this.router;
     const fixed = router.fixed;
-    // Fast path: every key goes the same way and nothing awaits repair (the common case).
+    // Fast path: every key goes the same way and nothing awaits repair (the common case). Plain
+    // promise chaining and metric cells bound in the constructor: no async frame, no lookups, one
+    // `then` over the store's promise; a shadow comparison is only queued here (shadow-reader.ts).
     if (fixed && !fixed.validate && this.divergences.size === 0 && !this.options.ackAfterPrimary) {
       const side = fixed.read;
-      const handle = fixed.shadow && keys.length > 0 ? this.shadow.begin(collection, keys, side, router.flags, 'shadow') : null;
-      this.metrics.routed('get', side, keys.length);
-      let got: (StoredRecord | undefined)[];
+      const ticket = fixed.shadow && keys.length > 0 ? this.shadow.enqueue(collection, keys, side, router.flags) : null;
+      const cells = this.getCells[side];
+      cells.routed.inc(keys.length);
+      const start = performance.now();
+      let promise: Promise<(StoredRecord | undefined)[]>;
       try {
-        got = await this.timed(side, 'get', () => this.stores[side].getMany(collection, keys));
+        promise = this.stores[side].getMany(collection, keys);
       } catch (err) {
-        handle?.cancel();
-        throw err;
+        promise = Promise.reject(err);
       }
-      if (handle) void handle.finish(got);
-      return got;
+      return promise.then(
+        (got) => {
+          cells.latency.observe((performance.now() - start) / 1000);
+          if (ticket) ticket.deliver(got);
+          return got;
+        },
+        (err: unknown) => {
+          cells.errors();
+          cells.latency.observe((performance.now() - start) / 1000);
+          if (ticket) ticket.cancel();
+          throw err;
+        },
+      );
     }
+    return this.getManyRouted(collection, keys);
+  }
+
+  /** Reads key by key route: progressive, canary, read-validation, divergent keys, ackAfterPrimary. */
+  private async getManyRouted(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
+    const router = this.router;
     const result: (StoredRecord | undefined)[] = new Array(keys.length);
     const groups: Record<Side, number[]> = { old: [], new: [] };
     // Keys whose primary-side read is compared with the other store (shadow / validation).
@@ -325,12 +357,10 @@ export class DualStore implements Store {
         else if (route.validate) compared.validate.push(i);
       }
     }
-    const handles = (['shadow', 'validate'] as const).map((kind) => {
-      const idx = compared[kind];
-      if (idx.length === 0) return null;
-      const handle = this.shadow.begin(collection, idx.map((i) => keys[i]!), 'old', router.flags, kind);
-      return handle ? { kind, idx, handle } : null;
-    });
+    const shadowIdx = compared.shadow;
+    const validateIdx = compared.validate;
+    const shadowTicket = shadowIdx.length > 0 ? this.shadow.enqueue(collection, shadowIdx.map((i) => keys[i]!), 'old', router.flags) : null;
+    const validation = validateIdx.length > 0 ? this.shadow.begin(collection, validateIdx.map((i) => keys[i]!), 'old', router.flags) : null;
     try {
       await Promise.all(SIDES.map(async (side) => {
         const idx = groups[side];
@@ -352,15 +382,13 @@ export class DualStore implements Store {
         idx.forEach((i, j) => { result[i] = got[j]; });
       }));
     } catch (err) {
-      for (const h of handles) h?.handle.cancel();
+      shadowTicket?.cancel();
+      validation?.cancel();
       throw err;
     }
-    for (const h of handles) {
-      if (!h) continue;
-      const task = h.handle.finish(h.idx.map((i) => result[i]));
-      // Shadow comparisons run in the background; validation is part of the read.
-      if (h.kind === 'validate') await task;
-    }
+    // Shadow comparisons run in the background; validation is part of the read.
+    shadowTicket?.deliver(shadowIdx.map((i) => result[i]));
+    if (validation) await validation.finish(validateIdx.map((i) => result[i]));
     return result;
   }
 

@@ -10,7 +10,10 @@
  * tails are taken atomically in one tick, no cycle can form.
  *
  * Watchers let a shadow comparison learn that a write to one of its keys was enqueued while it was
- * reading, so it can skip a comparison that would otherwise report a false difference.
+ * reading, so it can skip a comparison that would otherwise report a false difference. A shadow
+ * read queued for the next turn of the event loop registers its watch only then (a Map insert and
+ * delete cost more than a read from SQLite); until then `startRecording` keeps the keys of every
+ * write enqueued in between, and the shadow reader checks them when it takes its batch.
  */
 import type { Side } from './modes.js';
 
@@ -31,6 +34,8 @@ export function lockKey(collection: string, key: string): string {
 export class KeyQueues {
   private readonly slots: Record<Side, Map<string, Slot>> = { old: new Map(), new: new Map() };
   private readonly watchers = new Map<string, Set<WriteWatch>>();
+  /** Keys of writes enqueued since `startRecording`, while someone records; else null. */
+  private recent: string[] | null = null;
 
   /** Runs `task` after every task enqueued earlier on `side` for any of `keys`. */
   enqueue<T>(side: Side, keys: readonly string[], task: () => Promise<T>): Promise<T> {
@@ -57,6 +62,7 @@ export class KeyQueues {
 
   private track(side: Side, keys: readonly string[], done: Promise<void>): void {
     const map = this.slots[side];
+    if (this.recent) for (const k of keys) this.recent.push(k);
     for (const k of new Set(keys)) {
       const slot = map.get(k);
       if (slot) {
@@ -75,6 +81,29 @@ export class KeyQueues {
         if (slot.pending === 0) map.delete(k);
       }
     });
+  }
+
+  /** Whether a write to any of the keys of the collection is queued or running on either side. */
+  anyPending(collection: string, keys: readonly string[]): boolean {
+    // No lock key is built while no write is pending at all (the common case on a read path).
+    if (this.slots.old.size === 0 && this.slots.new.size === 0) return false;
+    for (const k of keys) if (this.isPending(lockKey(collection, k))) return true;
+    return false;
+  }
+
+  /**
+   * Starts keeping the lock keys of writes enqueued from now on (if not already kept) and returns a
+   * position in that record; `takeRecording` returns the record and stops keeping it.
+   */
+  startRecording(): number {
+    if (!this.recent) this.recent = [];
+    return this.recent.length;
+  }
+
+  takeRecording(): string[] {
+    const r = this.recent ?? [];
+    this.recent = null;
+    return r;
   }
 
   /** Whether writes to the key are queued or running on `side` (either side when omitted). */

@@ -1,9 +1,14 @@
 /**
  * Shadow and validation reads: read the other store for the same keys and compare with what the
- * primary returned. The other read starts together with the primary read (so validation costs the
- * slower of the two, not their sum) and is bounded by a timeout; shadow reads are also sampled and
- * capped in number, and a shadow read over the cap is skipped rather than queued, so a slow new
- * store can never build up work on the primary path.
+ * primary returned, bounded by a timeout.
+ *
+ * A validation read starts together with the primary read (so validation costs the slower of the
+ * two, not their sum). A shadow read is only queued on the request path (sampling, the cap, a pending
+ * write check and one array push); one setImmediate per turn of the event loop starts every queued
+ * shadow read, after the callers have their answers, so a driver that does its work synchronously
+ * (SQLite) does not run the shadow read on the caller's time. Shadow reads are sampled and capped in
+ * number (queued and running together); one over the cap is skipped rather than queued, so a slow
+ * new store can never build up work on the primary path.
  *
  * A write to one of the keys that is queued, running, or enqueued during the comparison would make
  * the stores differ for a moment for a good reason, so such a comparison is skipped, not reported.
@@ -33,31 +38,205 @@ export interface ComparisonHandle {
   cancel(): void;
 }
 
+/** A queued shadow comparison, as the request path sees it. */
+export interface ShadowTicket {
+  /** The primary's records, in the order of the keys. */
+  deliver(primaryRecords: (StoredRecord | undefined)[]): void;
+  /** The primary read failed: nothing to compare. */
+  cancel(): void;
+}
+
 const TIMEOUT = Symbol('timeout');
 
+type Records = (StoredRecord | undefined)[];
+
+const QUEUED = 0;
+const READING = 1;
+const DONE = 2;
+
+/** One shadow comparison: its primary half arrives from the request path, its other half from the read started by the batch. */
+class ShadowJob implements ShadowTicket {
+  state = QUEUED;
+  primaryRecords: Records | null = null;
+  otherRecords: Records | null = null;
+  cancelled = false;
+  watch: WriteWatch | null = null;
+  deadline = 0;
+
+  constructor(
+    readonly reader: ShadowReader,
+    readonly collection: string,
+    readonly keys: string[],
+    readonly primary: Side,
+    readonly flags: DualFlags,
+    /** Position in the queues' record of writes when the primary read was issued. */
+    readonly recentFrom: number,
+  ) {}
+
+  deliver(primaryRecords: Records): void {
+    if (this.state === DONE || this.primaryRecords || this.cancelled) return;
+    this.primaryRecords = primaryRecords;
+    this.reader.settling++;
+    if (this.otherRecords) this.reader.complete(this);
+  }
+
+  cancel(): void {
+    if (this.state === DONE || this.primaryRecords || this.cancelled) return;
+    this.cancelled = true;
+    this.reader.settling++;
+    // A queued job is dropped when its batch is taken, a reading one when its read settles.
+    if (this.otherRecords) this.reader.end(this);
+  }
+}
+
 export class ShadowReader {
+  /** Shadow jobs queued or running (the cap counts both) and validations in flight. */
   private inflight = 0;
+  /** Jobs whose caller has its answer (or an error) and whose comparison is not over: close() waits for these. */
+  settling = 0;
+  private queued: ShadowJob[] = [];
+  private scheduled = false;
+  private readonly reading = new Set<ShadowJob>();
+  private timer: NodeJS.Timeout | null = null;
   private readonly running = new Set<Promise<void>>();
+  private idle: (() => void)[] = [];
+  private readonly runQueued = () => this.startQueued();
 
   constructor(private readonly deps: ShadowReaderDeps) {}
 
   /**
-   * Starts reading `keys` from the side other than `primary`. Returns null when the comparison is
-   * not made (sampled out, too many in flight, or a write to the keys is pending).
+   * Queues a shadow comparison of `keys`, read from the side other than `primary` once the caller
+   * has its answer. Returns null when the comparison is not made (sampled out, too many in flight,
+   * or a write to the keys is pending).
    */
-  begin(collection: string, keys: string[], primary: Side, flags: DualFlags, kind: 'shadow' | 'validate'): ComparisonHandle | null {
+  enqueue(collection: string, keys: string[], primary: Side, flags: DualFlags): ShadowTicket | null {
+    const { queues, metrics } = this.deps;
+    const settings = flags.shadow;
+    if (settings.sampleRate < 1 && Math.random() >= settings.sampleRate) {
+      metrics.skipped('sampled-out');
+      return null;
+    }
+    if (this.inflight >= settings.maxConcurrent) {
+      metrics.skipped('saturated');
+      return null;
+    }
+    if (queues.anyPending(collection, keys)) {
+      metrics.skipped('in-flight-write');
+      return null;
+    }
+    const job = new ShadowJob(this, collection, keys, primary, flags, queues.startRecording());
+    this.inflight++;
+    this.queued.push(job);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.runQueued);
+    }
+    return job;
+  }
+
+  /** Starts the other read of every queued job (one turn after they were queued). */
+  private startQueued(): void {
+    this.scheduled = false;
+    const jobs = this.queued;
+    this.queued = [];
+    const { queues, metrics, stores } = this.deps;
+    // Writes enqueued since each job's primary read was issued; jobs queued from here on start a new record.
+    const recent = queues.takeRecording();
+    for (const job of jobs) {
+      if (job.cancelled) {
+        this.end(job);
+        continue;
+      }
+      const locks = job.keys.map((k) => lockKey(job.collection, k));
+      if (recent.length > job.recentFrom && wroteAny(recent, job.recentFrom, locks)) {
+        metrics.skipped('in-flight-write');
+        this.end(job);
+        continue;
+      }
+      job.watch = queues.watch(locks);
+      job.state = READING;
+      job.deadline = performance.now() + job.flags.shadow.timeoutMs;
+      this.reading.add(job);
+      const other: Side = job.primary === 'old' ? 'new' : 'old';
+      this.deps.timed(other, 'shadow-get', () => stores[other].getMany(job.collection, job.keys)).then(
+        (records) => {
+          if (job.state !== READING) return; // timed out
+          job.otherRecords = records;
+          if (job.cancelled) this.end(job);
+          else if (job.primaryRecords) this.complete(job);
+        },
+        () => {
+          if (job.state !== READING) return;
+          metrics.skipped('error');
+          this.end(job);
+        },
+      );
+    }
+    this.armTimer();
+  }
+
+  /** One timer for all shadow reads in flight, set for the earliest deadline. */
+  private armTimer(): void {
+    if (this.timer || this.reading.size === 0) return;
+    let first = Infinity;
+    for (const job of this.reading) if (!job.otherRecords && job.deadline < first) first = job.deadline;
+    if (first === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = performance.now();
+      for (const job of this.reading) {
+        if (!job.otherRecords && job.deadline <= now) {
+          this.deps.metrics.skipped('timeout');
+          this.end(job);
+        }
+      }
+      this.armTimer();
+    }, Math.max(1, Math.ceil(first - performance.now())));
+  }
+
+  /** Both halves are in: compare, then end the job. */
+  complete(job: ShadowJob): void {
+    if (job.state !== READING) return;
+    try {
+      if (job.watch!.dirty) this.deps.metrics.skipped('in-flight-write');
+      else this.compareRecords(job.collection, job.keys, job.primary, job.flags, job.primaryRecords!, job.otherRecords!, 'shadow');
+    } catch {
+      // Comparison and recording do not throw by design; a surprise must not reach a caller's path.
+      this.deps.metrics.skipped('error');
+    }
+    this.end(job);
+  }
+
+  end(job: ShadowJob): void {
+    if (job.state === DONE) return;
+    job.state = DONE;
+    job.watch?.release();
+    job.watch = null;
+    this.reading.delete(job);
+    this.inflight--;
+    if (job.primaryRecords || job.cancelled) this.settling--;
+    if (this.reading.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.settling === 0 && this.running.size === 0 && this.idle.length > 0) {
+      const idle = this.idle;
+      this.idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  /**
+   * Starts a validation read of `keys` from the side other than `primary`, at once, beside the
+   * primary read. Returns null when a write to the keys is pending.
+   */
+  begin(collection: string, keys: string[], primary: Side, flags: DualFlags): ComparisonHandle | null {
     const { queues, metrics, stores } = this.deps;
     const settings = flags.shadow;
-    if (kind === 'shadow') {
-      if (settings.sampleRate < 1 && Math.random() >= settings.sampleRate) {
-        metrics.skipped('sampled-out');
-        return null;
-      }
-      if (this.inflight >= settings.maxConcurrent) {
-        metrics.skipped('saturated');
-        return null;
-      }
-    }
     const locks = keys.map((k) => lockKey(collection, k));
     if (locks.some((l) => queues.isPending(l))) {
       metrics.skipped('in-flight-write');
@@ -66,19 +245,11 @@ export class ShadowReader {
     const other: Side = primary === 'old' ? 'new' : 'old';
     const watch = queues.watch(locks);
     this.inflight++;
-    const read = () => {
-      let timer: NodeJS.Timeout | undefined;
-      return Promise.race([
-        this.deps.timed(other, kind === 'shadow' ? 'shadow-get' : 'validate-get', () => stores[other].getMany(collection, keys)),
-        new Promise<typeof TIMEOUT>((resolve) => { timer = setTimeout(() => resolve(TIMEOUT), settings.timeoutMs); }),
-      ]).finally(() => clearTimeout(timer));
-    };
-    // Validation waits for the other read, so it starts now, beside the primary read. A shadow read
-    // starts on the next turn of the event loop: a driver that does its work synchronously (SQLite)
-    // would otherwise run it before the caller gets the primary's answer.
-    const otherRead = kind === 'validate' ? read() : new Promise<Awaited<ReturnType<typeof read>>>((resolve, reject) => {
-      setImmediate(() => read().then(resolve, reject));
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const otherRead = Promise.race([
+      this.deps.timed(other, 'validate-get', () => stores[other].getMany(collection, keys)),
+      new Promise<typeof TIMEOUT>((resolve) => { timer = setTimeout(() => resolve(TIMEOUT), settings.timeoutMs); }),
+    ]).finally(() => clearTimeout(timer));
     // Nobody may be awaiting yet; an unhandled rejection must not crash the process.
     otherRead.catch(() => {});
     let done = false;
@@ -90,27 +261,29 @@ export class ShadowReader {
     };
     return {
       finish: (primaryRecords) => {
-        const task = this.compare(collection, keys, primary, flags, primaryRecords, otherRead, watch, kind).finally(cleanup);
+        const task = this.validate(collection, keys, primary, flags, primaryRecords, otherRead, watch).finally(cleanup);
         this.running.add(task);
-        void task.finally(() => this.running.delete(task));
+        void task.finally(() => {
+          this.running.delete(task);
+          this.wake();
+        });
         return task;
       },
       cancel: cleanup,
     };
   }
 
-  private async compare(
+  private async validate(
     collection: string,
     keys: string[],
     primary: Side,
     flags: DualFlags,
-    primaryRecords: (StoredRecord | undefined)[],
-    otherRead: Promise<(StoredRecord | undefined)[] | typeof TIMEOUT>,
+    primaryRecords: Records,
+    otherRead: Promise<Records | typeof TIMEOUT>,
     watch: WriteWatch,
-    kind: 'shadow' | 'validate',
   ): Promise<void> {
-    const { metrics, recorder } = this.deps;
-    let otherRecords: (StoredRecord | undefined)[] | typeof TIMEOUT;
+    const { metrics } = this.deps;
+    let otherRecords: Records | typeof TIMEOUT;
     try {
       otherRecords = await otherRead;
     } catch {
@@ -125,13 +298,26 @@ export class ShadowReader {
       metrics.skipped('in-flight-write');
       return;
     }
-    const differing: string[] = [];
+    this.compareRecords(collection, keys, primary, flags, primaryRecords, otherRecords, 'validate');
+  }
+
+  private compareRecords(
+    collection: string,
+    keys: string[],
+    primary: Side,
+    flags: DualFlags,
+    primaryRecords: Records,
+    otherRecords: Records,
+    kind: 'shadow' | 'validate',
+  ): void {
+    const { recorder } = this.deps;
+    let differing: string[] | null = null;
     for (let i = 0; i < keys.length; i++) {
       const oldRecord = primary === 'old' ? primaryRecords[i] : otherRecords[i];
       const newRecord = primary === 'old' ? otherRecords[i] : primaryRecords[i];
       const diff = compareRecords(oldRecord, newRecord);
       if (!diff) continue;
-      differing.push(keys[i]!);
+      (differing ??= []).push(keys[i]!);
       recorder.record({
         operation: kind === 'shadow' ? 'shadow-read' : 'read',
         kind: diff,
@@ -141,11 +327,19 @@ export class ShadowReader {
         new: newRecord?.value,
       });
     }
-    if (differing.length > 0 && flags.readRepair && primary === 'old') this.deps.repair(collection, differing);
+    if (differing && flags.readRepair && primary === 'old') this.deps.repair(collection, differing);
   }
 
-  /** Waits for comparisons in flight (close()). */
+  /** Waits for comparisons whose caller has its answer (close()). */
   async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    while (this.settling > 0 || this.running.size > 0) {
+      await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
   }
+}
+
+/** Whether any lock in `recent` from position `from` on is one of `locks`. */
+function wroteAny(recent: string[], from: number, locks: string[]): boolean {
+  for (let i = from; i < recent.length; i++) if (locks.includes(recent[i]!)) return true;
+  return false;
 }
