@@ -123,6 +123,23 @@ describe('shadow', () => {
     expect(report.byCollection.orders).toBe(2);
   });
 
+  it('starts the shadow read only after the caller has its answer', async () => {
+    const { dual, neu, rawOld } = setup({ mode: 'shadow' });
+    await rawOld.putMany('c', [{ key: 'k', value: '1' }]);
+    const events: string[] = [];
+    const inner = neu.getMany;
+    neu.getMany = (c, keys) => {
+      events.push('shadow read');
+      return inner(c, keys);
+    };
+    const [record] = await dual.getMany('c', ['k']);
+    events.push('caller resumed');
+    await dual.close();
+    expect(record?.value).toBe('1');
+    expect(events).toEqual(['caller resumed', 'shadow read']);
+    expect(dual.discrepancyReport().examples.map((e) => [e.key, e.kind])).toEqual([['k', 'missing-in-new']]);
+  });
+
   it('does not wait for a slow shadow read', async () => {
     const { dual, neu, rawOld } = setup({ mode: 'shadow' });
     await rawOld.putMany('c', [{ key: 'k', value: '"old"' }]);
@@ -180,6 +197,47 @@ describe('no false discrepancies', () => {
     await again.dual.getMany('race', keys);
     await again.dual.close();
     expect(again.dual.discrepancyReport().total).toBe(1);
+  });
+
+  it('a write enqueued after the caller read but before the shadow read starts is not reported', async () => {
+    const { dual, rawOld, rawNew } = setup({ mode: 'shadow' });
+    await rawOld.putMany('c', [{ key: 'k', value: '1' }, { key: 'other', value: '1' }]);
+    await rawNew.putMany('c', [{ key: 'k', value: '1' }, { key: 'other', value: '1' }]);
+    // Same turn of the event loop: the shadow read of k starts only after the write has landed in
+    // both stores, so it sees 2 where the caller saw 1.
+    const read = dual.getMany('c', ['k']);
+    const write = dual.put('c', 'k', 2);
+    const [record] = await read;
+    await write;
+    expect(record?.value).toBe('1');
+    expect(await raw(rawNew, 'c', 'k')).toBe('2');
+    // A write to another key in the same window does not suppress a real difference.
+    await rawNew.putMany('c', [{ key: 'other', value: '"differs"' }]);
+    const read2 = dual.getMany('c', ['other']);
+    const write2 = dual.put('c', 'unrelated', 3);
+    await Promise.all([read2, write2]);
+    await dual.close();
+    expect(dual.discrepancyReport().examples.map((e) => e.key)).toEqual(['other']);
+  });
+
+  it('a write enqueued while the shadow read is in flight is not reported', async () => {
+    const { dual, neu, rawOld, rawNew } = setup({ mode: 'shadow' });
+    await rawOld.putMany('c', [{ key: 'k', value: '1' }, { key: 'j', value: '1' }]);
+    await rawNew.putMany('c', [{ key: 'k', value: '1' }, { key: 'j', value: '"differs"' }]);
+    const g = gate();
+    neu.faults.hold = g.promise;
+    neu.faults.holdOps.add('getMany');
+    expect((await dual.getMany('c', ['k']))[0]?.value).toBe('1');
+    expect((await dual.getMany('c', ['j']))[0]?.value).toBe('1');
+    // Let the queued shadow reads start (they wait at the gate), then write k through the dual store.
+    await new Promise((r) => setImmediate(r));
+    await dual.put('c', 'k', 2);
+    expect(await raw(rawNew, 'c', 'k')).toBe('2');
+    neu.faults.hold = null;
+    g.open();
+    await dual.close();
+    // k's held read now sees 2 against the caller's 1: skipped. j's real difference is reported.
+    expect(dual.discrepancyReport().examples.map((e) => e.key)).toEqual(['j']);
   });
 });
 
