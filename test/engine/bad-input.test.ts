@@ -3,10 +3,10 @@
  * in the rejects file with its file and a reason, and every good record lands with its exact value.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { openStore } from '../../src/drivers/index.js';
 import { migrate, type MigrationResult } from '../../src/engine/migrate.js';
@@ -64,6 +64,8 @@ beforeAll(async () => {
   });
   rejects = readFileSync(result.rejectsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Reject);
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('bad input', () => {
   it('finishes the job and says rejects happened', () => {

@@ -5,10 +5,10 @@
  * in the rejects file exactly once.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
 import { openStore } from '../../src/drivers/index.js';
@@ -32,6 +32,7 @@ function targetCount(db: string): number {
 describe('crash safety (SIGKILL, real processes)', () => {
   it('survives at least 10 kills at random points and ends with the target equal to the source', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-crash-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const generated = generateDemoStore(join(dir, 'source'), 30_000);
     const expectedTotal = Object.values(generated.expected).reduce((a, b) => a + b, 0);
     const db = join(dir, 'target.db');

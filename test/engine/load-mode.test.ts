@@ -3,10 +3,10 @@
  * A JSONL log that repeats a key in a later batch makes the COPY fail on the primary key; the batch is
  * then upserted whole, so the later line wins and nothing is rejected or duplicated.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { migrate } from '../../src/engine/migrate.js';
 import { pgFixture, storeUrl, type PgFixture } from '../drivers/postgres-helpers.js';
 
@@ -19,6 +19,7 @@ afterAll(async () => fx?.close());
 describe('bulk load into an empty PostgreSQL table', () => {
   it('loads, and upserts the batches where the source repeats a key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     let log = '';
     for (let i = 0; i < 100; i++) log += `{"key":"k${String(i).padStart(3, '0')}","value":{"v":${i},"big":123456789012345678901234567890}}\n`;
     log += `{"key":"k007","value":{"v":"seven, corrected"}}\n`;

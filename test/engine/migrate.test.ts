@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'cutover-engine-'));
   name = randomBytes(4).toString('hex');
 });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const src = () => `memory:src-${name}`;
 const dst = () => `memory:dst-${name}`;

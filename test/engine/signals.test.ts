@@ -3,15 +3,16 @@
  * finish the batch in flight, checkpoint, leave the migration paused, and a resume finishes the job.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateDemoStore } from '../../src/demo/generate.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
 function setUp() {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-signal-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const generated = generateDemoStore(join(dir, 'source'), 12_000);
   const db = join(dir, 'target.db');
   const state = join(dir, 'state.db');
