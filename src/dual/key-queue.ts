@@ -27,13 +27,25 @@ export interface WriteWatch {
   release(): void;
 }
 
+class Watch implements WriteWatch {
+  dirty = false;
+  done = false;
+  constructor(private readonly queues: KeyQueues) {}
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queues.released();
+  }
+}
+
 export function lockKey(collection: string, key: string): string {
   return `${collection}\u0000${key}`;
 }
 
 export class KeyQueues {
   private readonly slots: Record<Side, Map<string, Slot>> = { old: new Map(), new: new Map() };
-  private readonly watchers = new Map<string, Set<WriteWatch>>();
+  private readonly watchers = new Map<string, Set<Watch>>();
+  private releasedWatches = 0;
   /** Keys of writes enqueued since `startRecording`, while someone records; else null. */
   private recent: string[] | null = null;
 
@@ -71,7 +83,7 @@ export class KeyQueues {
       } else {
         map.set(k, { tail: done, pending: 1 });
       }
-      if (this.watchers.size > 0) for (const w of this.watchers.get(k) ?? []) w.dirty = true;
+      if (this.watchers.size > 0) for (const w of this.watchers.get(k) ?? []) if (!w.done) w.dirty = true;
     }
     void done.then(() => {
       for (const k of new Set(keys)) {
@@ -118,24 +130,29 @@ export class KeyQueues {
     return slot ? slot.tail.then(() => undefined) : Promise.resolve();
   }
 
-  /** Marks itself dirty when a write to any of the keys is enqueued; call release() when done. */
+  /**
+   * Marks itself dirty when a write to any of the keys is enqueued; call release() when done.
+   * Released watches are pruned in bulk, not one by one: deleting the last entry of a Map and adding
+   * one again costs more than a read from SQLite, and a shadow read takes a watch per read.
+   */
   watch(keys: readonly string[]): WriteWatch {
-    const watch: WriteWatch = {
-      dirty: false,
-      release: () => {
-        for (const k of keys) {
-          const set = this.watchers.get(k);
-          set?.delete(watch);
-          if (set && set.size === 0) this.watchers.delete(k);
-        }
-      },
-    };
+    const watch = new Watch(this);
     for (const k of keys) {
       let set = this.watchers.get(k);
       if (!set) this.watchers.set(k, (set = new Set()));
       set.add(watch);
     }
     return watch;
+  }
+
+  /** Called by a watch's release(): prunes released watches once enough have gathered. */
+  released(): void {
+    if (++this.releasedWatches < 256) return;
+    this.releasedWatches = 0;
+    for (const [k, set] of this.watchers) {
+      for (const w of set) if (w.done) set.delete(w);
+      if (set.size === 0) this.watchers.delete(k);
+    }
   }
 
   /** Resolves when every task enqueued so far on both sides has settled. */

@@ -120,7 +120,6 @@ export class DualMetrics {
   private readonly routing: FastCounter;
   private readonly shadowSkipped: FastCounter;
   readonly divergencesPending: Gauge;
-  private readonly children = new Map<string, Observer | Incrementer>();
 
   constructor(options: DualMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
@@ -151,23 +150,28 @@ export class DualMetrics {
     }));
   }
 
-  private child<T extends Observer | Incrementer>(id: string, make: () => T): T {
-    let c = this.children.get(id) as T | undefined;
-    if (!c) {
-      c = make();
-      this.children.set(id, c);
-    }
+  /** Cells by kind, then by label values joined: constant strings, so the lookups hash nothing new. */
+  private cell<T>(kind: Map<string, Map<string, T>>, a: string, b: string, make: () => T): T {
+    let byA = kind.get(a);
+    if (!byA) kind.set(a, (byA = new Map()));
+    let c = byA.get(b);
+    if (!c) byA.set(b, (c = make()));
     return c;
   }
 
+  private readonly latencyCells = new Map<string, Map<string, Observer>>();
+  private readonly routingCells = new Map<string, Map<string, Incrementer>>();
+  private readonly errorCells = new Map<string, Map<string, Incrementer>>();
+  private readonly skippedCells = new Map<string, Incrementer>();
+
   /** The latency series of one backend and op, to keep and observe without a lookup. */
   latencyOf(backend: Side, op: string): Observer {
-    return this.child(`l|${backend}|${op}`, () => this.latency.child({ backend, op }));
+    return this.cell(this.latencyCells, backend, op, () => this.latency.child({ backend, op }));
   }
 
   /** The routing counter of one op and target, to keep and increment without a lookup. */
   routingOf(op: string, target: Side): Incrementer {
-    return this.child(`r|${op}|${target}`, () => this.routing.child({ op, target }));
+    return this.cell(this.routingCells, op, target, () => this.routing.child({ op, target }));
   }
 
   observe(backend: Side, op: string, seconds: number): void {
@@ -175,7 +179,7 @@ export class DualMetrics {
   }
 
   error(backend: Side, op: string): void {
-    this.child(`e|${backend}|${op}`, () => this.errors.labels(backend, op)).inc();
+    this.cell(this.errorCells, backend, op, () => this.errors.labels(backend, op)).inc();
   }
 
   discrepancy(op: string, collection: string, kind: string): void {
@@ -187,7 +191,9 @@ export class DualMetrics {
   }
 
   skipped(reason: 'sampled-out' | 'saturated' | 'timeout' | 'in-flight-write' | 'error'): void {
-    this.child(`s|${reason}`, () => this.shadowSkipped.child({ reason })).inc();
+    let c = this.skippedCells.get(reason);
+    if (!c) this.skippedCells.set(reason, (c = this.shadowSkipped.child({ reason })));
+    c.inc();
   }
 
   text(): Promise<string> {

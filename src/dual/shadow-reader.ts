@@ -13,6 +13,7 @@
  * A write to one of the keys that is queued, running, or enqueued during the comparison would make
  * the stores differ for a moment for a good reason, so such a comparison is skipped, not reported.
  */
+import { performance } from 'node:perf_hooks';
 import type { StoredRecord } from '../core/record.js';
 import type { Store } from '../core/store.js';
 import type { DiscrepancyRecorder } from './discrepancy-recorder.js';
@@ -97,7 +98,9 @@ export class ShadowReader {
   private queued: ShadowJob[] = [];
   private scheduled = false;
   private readonly reading = new Set<ShadowJob>();
-  private timer: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweepPeriod = 0;
+  private draining = false;
   private readonly running = new Set<Promise<void>>();
   private idle: (() => void)[] = [];
   private readonly runQueued = () => this.startQueued();
@@ -142,6 +145,7 @@ export class ShadowReader {
     const { queues, metrics, stores } = this.deps;
     // Writes enqueued since each job's primary read was issued; jobs queued from here on start a new record.
     const recent = queues.takeRecording();
+    const now = performance.now();
     for (const job of jobs) {
       if (job.cancelled) {
         this.end(job);
@@ -155,8 +159,9 @@ export class ShadowReader {
       }
       job.watch = queues.watch(locks);
       job.state = READING;
-      job.deadline = performance.now() + job.flags.shadow.timeoutMs;
+      job.deadline = now + job.flags.shadow.timeoutMs;
       this.reading.add(job);
+      this.startSweeper(job.flags.shadow.timeoutMs);
       const other: Side = job.primary === 'old' ? 'new' : 'old';
       this.deps.timed(other, 'shadow-get', () => stores[other].getMany(job.collection, job.keys)).then(
         (records) => {
@@ -172,26 +177,37 @@ export class ShadowReader {
         },
       );
     }
-    this.armTimer();
   }
 
-  /** One timer for all shadow reads in flight, set for the earliest deadline. */
-  private armTimer(): void {
-    if (this.timer || this.reading.size === 0) return;
-    let first = Infinity;
-    for (const job of this.reading) if (!job.otherRecords && job.deadline < first) first = job.deadline;
-    if (first === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const now = performance.now();
-      for (const job of this.reading) {
-        if (!job.otherRecords && job.deadline <= now) {
-          this.deps.metrics.skipped('timeout');
-          this.end(job);
-        }
+  /**
+   * One repeating timer for all shadow reads in flight rather than a timer per read (setting and
+   * clearing one costs more than a SQLite read): it ticks every quarter of the shortest timeout,
+   * abandons the reads past their deadline, and stops at a tick that finds none in flight. So a
+   * shadow read is abandoned between `timeoutMs` and 1.25 × `timeoutMs` after it started. The timer
+   * does not keep the process alive (a read in flight holds its own connection), except while
+   * close() waits for the comparisons.
+   */
+  private startSweeper(timeoutMs: number): void {
+    const period = Math.max(1, Math.floor(timeoutMs / 4));
+    if (this.sweeper && this.sweepPeriod <= period) return;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweepPeriod = period;
+    this.sweeper = setInterval(() => this.sweep(), period);
+    if (!this.draining) this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const job of this.reading) {
+      if (!job.otherRecords && job.deadline <= now) {
+        this.deps.metrics.skipped('timeout');
+        this.end(job);
       }
-      this.armTimer();
-    }, Math.max(1, Math.ceil(first - performance.now())));
+    }
+    if (this.reading.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   /** Both halves are in: compare, then end the job. */
@@ -215,10 +231,6 @@ export class ShadowReader {
     this.reading.delete(job);
     this.inflight--;
     if (job.primaryRecords || job.cancelled) this.settling--;
-    if (this.reading.size === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     this.wake();
   }
 
@@ -332,8 +344,15 @@ export class ShadowReader {
 
   /** Waits for comparisons whose caller has its answer (close()). */
   async drain(): Promise<void> {
+    this.draining = true;
+    this.sweeper?.ref();
     while (this.settling > 0 || this.running.size > 0) {
       await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
+    this.draining = false;
+    if (this.sweeper && this.reading.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
     }
   }
 }

@@ -151,6 +151,20 @@ describe('shadow', () => {
     g.open();
   });
 
+  it('abandons a shadow read past its timeout: close() returns, and a late answer is not compared', async () => {
+    const { dual, neu, rawOld } = setup({ mode: 'shadow', shadow: { timeoutMs: 20 } });
+    await rawOld.putMany('c', [{ key: 'k', value: '"old"' }]);
+    const g = gate();
+    neu.faults.hold = g.promise;
+    neu.faults.holdOps.add('getMany');
+    expect(await dual.get('c', 'k')).toBe('old');
+    await dual.close();
+    g.open();
+    await new Promise((r) => setTimeout(r, 10));
+    // k is missing in new: compared, it would be a discrepancy.
+    expect(dual.discrepancyReport().total).toBe(0);
+  });
+
   it('sampling rate 0 compares nothing; read-repair copies old to new', async () => {
     const none = setup({ mode: 'shadow', shadow: { sampleRate: 0 } });
     await none.rawOld.putMany('c', [{ key: 'k', value: '1' }]);
