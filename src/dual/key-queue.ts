@@ -10,10 +10,12 @@
  * tails are taken atomically in one tick, no cycle can form.
  *
  * Watchers let a shadow comparison learn that a write to one of its keys was enqueued while it was
- * reading, so it can skip a comparison that would otherwise report a false difference. A shadow
- * read queued for the next turn of the event loop registers its watch only then (a Map insert and
- * delete cost more than a read from SQLite); until then `startRecording` keeps the keys of every
- * write enqueued in between, and the shadow reader checks them when it takes its batch.
+ * reading, so it can skip a comparison that would otherwise report a false difference. Shadow reads
+ * use a cheaper means first (a watch's Map and Set entries cost as much as a read from SQLite): while
+ * someone records (`startRecording`), the lock keys of every enqueued write are appended to a list,
+ * and a comparison checks the part of the list written since its read began. The shadow reader
+ * takes (empties) the list once per turn of the event loop, and gives a watch to each read still in
+ * flight at that moment, so the list only ever spans about one turn.
  */
 import type { Side } from './modes.js';
 
@@ -38,6 +40,12 @@ class Watch implements WriteWatch {
   }
 }
 
+/** Whether any lock in `recent` from position `from` on is one of `locks`. */
+export function wroteAny(recent: readonly string[], from: number, locks: readonly string[]): boolean {
+  for (let i = from; i < recent.length; i++) if (locks.includes(recent[i]!)) return true;
+  return false;
+}
+
 export function lockKey(collection: string, key: string): string {
   return `${collection}\u0000${key}`;
 }
@@ -46,6 +54,8 @@ export class KeyQueues {
   private readonly slots: Record<Side, Map<string, Slot>> = { old: new Map(), new: new Map() };
   private readonly watchers = new Map<string, Set<Watch>>();
   private releasedWatches = 0;
+  /** Counts takeRecording() calls: a position is valid only within the generation it was taken in. */
+  recordingGeneration = 0;
   /** Keys of writes enqueued since `startRecording`, while someone records; else null. */
   private recent: string[] | null = null;
 
@@ -115,7 +125,13 @@ export class KeyQueues {
   takeRecording(): string[] {
     const r = this.recent ?? [];
     this.recent = null;
+    this.recordingGeneration++;
     return r;
+  }
+
+  /** Whether a write to any of `locks` was enqueued since position `from` of the current record. */
+  wroteSince(from: number, locks: readonly string[]): boolean {
+    return this.recent !== null && wroteAny(this.recent, from, locks);
   }
 
   /** Whether writes to the key are queued or running on `side` (either side when omitted). */

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { StoredRecord } from '../core/record.js';
 import type { Store } from '../core/store.js';
 import type { DiscrepancyRecorder } from './discrepancy-recorder.js';
-import { lockKey, type KeyQueues, type WriteWatch } from './key-queue.js';
+import { lockKey, wroteAny, type KeyQueues, type WriteWatch } from './key-queue.js';
 import type { DualMetrics } from './metrics.js';
 import type { DualFlags, Side } from './modes.js';
 import { compareRecords } from './value-compare.js';
@@ -61,8 +61,17 @@ class ShadowJob implements ShadowTicket {
   primaryRecords: Records | null = null;
   otherRecords: Records | null = null;
   cancelled = false;
-  watch: WriteWatch | null = null;
   deadline = 0;
+  locks: string[] = [];
+  /** Where the read began in the queues' record of writes (valid in generation `readGeneration`). */
+  readFrom = 0;
+  readGeneration = -1;
+  /** A write to the keys was seen when the record was taken while the read was in flight. */
+  dirty = false;
+  /** Set instead, for a read still in flight when the record was taken. */
+  watch: WriteWatch | null = null;
+  /** Index in the reader's `reading` list. */
+  slot = -1;
 
   constructor(
     readonly reader: ShadowReader,
@@ -97,7 +106,8 @@ export class ShadowReader {
   settling = 0;
   private queued: ShadowJob[] = [];
   private scheduled = false;
-  private readonly reading = new Set<ShadowJob>();
+  /** Jobs whose other read is in flight (a list with swap-removal: no Set entry churn per read). */
+  private readonly reading: ShadowJob[] = [];
   private sweeper: NodeJS.Timeout | null = null;
   private sweepPeriod = 0;
   private draining = false;
@@ -144,8 +154,9 @@ export class ShadowReader {
     this.queued = [];
     const { queues, metrics, stores } = this.deps;
     // Writes enqueued since each job's primary read was issued; jobs queued from here on start a new record.
-    const recent = queues.takeRecording();
+    const recent = this.takeRecording();
     const now = performance.now();
+    let readFrom = -1;
     for (const job of jobs) {
       if (job.cancelled) {
         this.end(job);
@@ -157,10 +168,14 @@ export class ShadowReader {
         this.end(job);
         continue;
       }
-      job.watch = queues.watch(locks);
+      if (readFrom < 0) readFrom = queues.startRecording();
+      job.locks = locks;
+      job.readFrom = readFrom;
+      job.readGeneration = queues.recordingGeneration;
       job.state = READING;
       job.deadline = now + job.flags.shadow.timeoutMs;
-      this.reading.add(job);
+      job.slot = this.reading.length;
+      this.reading.push(job);
       this.startSweeper(job.flags.shadow.timeoutMs);
       const other: Side = job.primary === 'old' ? 'new' : 'old';
       this.deps.timed(other, 'shadow-get', () => stores[other].getMany(job.collection, job.keys)).then(
@@ -177,6 +192,33 @@ export class ShadowReader {
         },
       );
     }
+  }
+
+  /**
+   * Takes the queues' record of writes. Reads still in flight that began in it are checked against it
+   * and, if clean, get a watch from now on: the next record starts empty.
+   */
+  private takeRecording(): string[] {
+    const { queues } = this.deps;
+    const generation = queues.recordingGeneration;
+    const recent = queues.takeRecording();
+    for (const job of this.reading) {
+      if (job.watch || job.dirty || job.readGeneration !== generation) continue;
+      if (wroteAny(recent, job.readFrom, job.locks)) job.dirty = true;
+      else job.watch = queues.watch(job.locks);
+    }
+    return recent;
+  }
+
+  /** Whether a write to the job's keys was enqueued since its other read began. */
+  private wroteDuringRead(job: ShadowJob): boolean {
+    if (job.dirty) return true;
+    if (job.watch) return job.watch.dirty;
+    const { queues } = this.deps;
+    // A record taken without handing this read a watch cannot happen (takeRecording does); if it
+    // did, skipping the comparison is the safe answer.
+    if (queues.recordingGeneration !== job.readGeneration) return true;
+    return queues.wroteSince(job.readFrom, job.locks);
   }
 
   /**
@@ -198,13 +240,16 @@ export class ShadowReader {
 
   private sweep(): void {
     const now = performance.now();
-    for (const job of this.reading) {
+    for (const job of [...this.reading]) {
       if (!job.otherRecords && job.deadline <= now) {
         this.deps.metrics.skipped('timeout');
         this.end(job);
       }
     }
-    if (this.reading.size === 0 && this.sweeper) {
+    // Reads in flight for a while get watches, so the record of writes stays short. With jobs queued
+    // the record also serves them, and startQueued takes it on this turn anyway.
+    if (this.reading.length > 0 && this.queued.length === 0) this.takeRecording();
+    if (this.reading.length === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }
@@ -214,7 +259,7 @@ export class ShadowReader {
   complete(job: ShadowJob): void {
     if (job.state !== READING) return;
     try {
-      if (job.watch!.dirty) this.deps.metrics.skipped('in-flight-write');
+      if (this.wroteDuringRead(job)) this.deps.metrics.skipped('in-flight-write');
       else this.compareRecords(job.collection, job.keys, job.primary, job.flags, job.primaryRecords!, job.otherRecords!, 'shadow');
     } catch {
       // Comparison and recording do not throw by design; a surprise must not reach a caller's path.
@@ -228,7 +273,16 @@ export class ShadowReader {
     job.state = DONE;
     job.watch?.release();
     job.watch = null;
-    this.reading.delete(job);
+    if (job.slot >= 0) {
+      const last = this.reading.pop()!;
+      if (last !== job) {
+        this.reading[job.slot] = last;
+        last.slot = job.slot;
+      }
+      job.slot = -1;
+    }
+    // Nothing queued or reading: stop recording writes.
+    if (this.reading.length === 0 && this.queued.length === 0) this.deps.queues.takeRecording();
     this.inflight--;
     if (job.primaryRecords || job.cancelled) this.settling--;
     this.wake();
@@ -350,15 +404,10 @@ export class ShadowReader {
       await new Promise<void>((resolve) => this.idle.push(resolve));
     }
     this.draining = false;
-    if (this.sweeper && this.reading.size === 0) {
+    if (this.sweeper && this.reading.length === 0) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }
   }
 }
 
-/** Whether any lock in `recent` from position `from` on is one of `locks`. */
-function wroteAny(recent: string[], from: number, locks: string[]): boolean {
-  for (let i = from; i < recent.length; i++) if (locks.includes(recent[i]!)) return true;
-  return false;
-}
