@@ -3,6 +3,7 @@
  * test file makes its own schema / database / key prefix from `runId()` and removes it afterwards.
  */
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 
 export const POSTGRES_URL = process.env.CUTOVER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -46,4 +47,24 @@ export async function checkServices(): Promise<void> {
     if (problem) problems.push(`${name} is unreachable (${problem}); start it (bash .ci/run starts installed services) or set ${env}`);
   }
   if (problems.length > 0) throw new Error(`[cutover tests] ${problems.join('; ')}`);
+}
+
+/** The Redis URL with `?prefix=` added, for a store confined to one prefix. */
+export function redisUrlWithPrefix(prefix: string, url = REDIS_URL): string {
+  return `${url}${url.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`;
+}
+
+/** Removes every key under the prefix (SCAN + UNLINK, never KEYS). */
+export async function unlinkRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const client = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await client.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
 }

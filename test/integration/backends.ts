@@ -5,14 +5,13 @@
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoredRecord } from '../../src/core/record.js';
 import type { Store } from '../../src/core/store.js';
 import { openStore } from '../../src/drivers/index.js';
-import { MYSQL_URL, POSTGRES_URL, REDIS_URL, runId } from '../helpers/services.js';
+import { MYSQL_URL, POSTGRES_URL, redisUrlWithPrefix, runId, unlinkRedisPrefix } from '../helpers/services.js';
 
 export const KINDS = ['file', 'sqlite', 'postgres', 'mysql', 'redis'] as const;
 export type Kind = (typeof KINDS)[number];
@@ -43,19 +42,6 @@ export async function dropMysqlDatabase(database: string): Promise<void> {
   }
 }
 
-export async function unlinkRedisPrefix(prefix: string): Promise<void> {
-  const client = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await client.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
-}
 
 export function mysqlUrlFor(database: string): string {
   return MYSQL_URL.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
@@ -79,7 +65,7 @@ export function makePlace(kind: Kind, label: string): Place {
       return { kind, url: mysqlUrlFor(id), cleanup: () => dropMysqlDatabase(id) };
     case 'redis': {
       const prefix = `${id}:`;
-      return { kind, url: `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`, cleanup: () => unlinkRedisPrefix(prefix) };
+      return { kind, url: redisUrlWithPrefix(prefix), cleanup: () => unlinkRedisPrefix(prefix) };
     }
   }
 }

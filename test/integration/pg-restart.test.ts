@@ -20,7 +20,7 @@ import { openStore } from '../../src/drivers/index.js';
 import type { MigrationEvent } from '../../src/engine/events.js';
 import { migrate } from '../../src/engine/migrate.js';
 import { findPgBin, startPrivatePostgres, type PgInstance } from '../helpers/pg-instance.js';
-import { MYSQL_URL, REDIS_URL, runId } from '../helpers/services.js';
+import { MYSQL_URL, REDIS_URL, runId, unlinkRedisPrefix } from '../helpers/services.js';
 import { dropMysqlDatabase, mysqlUrlFor, readAll, readRejects, show } from './backends.js';
 import { BULK, UGLY, bulkRecords, mustReject, uglyRecords } from './ugly-set.js';
 
@@ -279,17 +279,7 @@ describe('Redis connections killed while a migration copies into it', () => {
   base.pathname = `/${DB}`;
   const to = `${base.href}${base.search ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`;
   afterAll(async () => {
-    const client = new Redis({ host: base.hostname, port: Number(base.port || 6379), db: DB });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length) await client.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      client.disconnect();
-    }
+    await unlinkRedisPrefix(prefix, base.href);
   }, 60_000);
 
   it('survives CLIENT KILL of its connection again and again (reconnect, resend or retry) with nothing lost', async () => {
