@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { StoredRecord } from '../core/record.js';
 import type { Store } from '../core/store.js';
 import type { DiscrepancyRecorder } from './discrepancy-recorder.js';
+import { Deadlines, type Expiring } from './deadlines.js';
 import { lockKey, wroteAny, type KeyQueues, type WriteWatch } from './key-queue.js';
 import type { DualMetrics } from './metrics.js';
 import type { DualFlags, Side } from './modes.js';
@@ -56,7 +57,7 @@ const READING = 1;
 const DONE = 2;
 
 /** One shadow comparison: its primary half arrives from the request path, its other half from the read started by the batch. */
-class ShadowJob implements ShadowTicket {
+class ShadowJob implements ShadowTicket, Expiring {
   state = QUEUED;
   primaryRecords: Records | null = null;
   otherRecords: Records | null = null;
@@ -90,6 +91,11 @@ class ShadowJob implements ShadowTicket {
     if (this.otherRecords) this.reader.complete(this);
   }
 
+  /** The other read is past its timeout. */
+  expire(): void {
+    this.reader.timedOut(this);
+  }
+
   cancel(): void {
     if (this.state === DONE || this.primaryRecords || this.cancelled) return;
     this.cancelled = true;
@@ -106,11 +112,14 @@ export class ShadowReader {
   settling = 0;
   private queued: ShadowJob[] = [];
   private scheduled = false;
-  /** Jobs whose other read is in flight (a list with swap-removal: no Set entry churn per read). */
-  private readonly reading: ShadowJob[] = [];
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweepPeriod = 0;
-  private draining = false;
+  /**
+   * Jobs past their queue and not yet compared: the other read in flight (with its deadline), or
+   * done and waiting for the primary's records (no deadline). While the reader does not take the
+   * queues' record of writes on every turn, the timer's ticks do, so the record stays short.
+   */
+  private readonly reading = new Deadlines<ShadowJob>(() => {
+    if (this.reading.size > 0 && this.queued.length === 0) this.takeRecording();
+  });
   private readonly running = new Set<Promise<void>>();
   private idle: (() => void)[] = [];
   private readonly runQueued = () => this.startQueued();
@@ -173,15 +182,13 @@ export class ShadowReader {
       job.readFrom = readFrom;
       job.readGeneration = queues.recordingGeneration;
       job.state = READING;
-      job.deadline = now + job.flags.shadow.timeoutMs;
-      job.slot = this.reading.length;
-      this.reading.push(job);
-      this.startSweeper(job.flags.shadow.timeoutMs);
+      this.reading.add(job, job.flags.shadow.timeoutMs, now);
       const other: Side = job.primary === 'old' ? 'new' : 'old';
       this.deps.timed(other, 'shadow-get', () => stores[other].getMany(job.collection, job.keys)).then(
         (records) => {
           if (job.state !== READING) return; // timed out
           job.otherRecords = records;
+          job.deadline = Infinity; // the read is done; waiting for the primary's records has no timeout
           if (job.cancelled) this.end(job);
           else if (job.primaryRecords) this.complete(job);
         },
@@ -202,7 +209,7 @@ export class ShadowReader {
     const { queues } = this.deps;
     const generation = queues.recordingGeneration;
     const recent = queues.takeRecording();
-    for (const job of this.reading) {
+    for (const job of this.reading.items) {
       if (job.watch || job.dirty || job.readGeneration !== generation) continue;
       if (wroteAny(recent, job.readFrom, job.locks)) job.dirty = true;
       else job.watch = queues.watch(job.locks);
@@ -221,38 +228,9 @@ export class ShadowReader {
     return queues.wroteSince(job.readFrom, job.locks);
   }
 
-  /**
-   * One repeating timer for all shadow reads in flight rather than a timer per read (setting and
-   * clearing one costs more than a SQLite read): it ticks every quarter of the shortest timeout,
-   * abandons the reads past their deadline, and stops at a tick that finds none in flight. So a
-   * shadow read is abandoned between `timeoutMs` and 1.25 × `timeoutMs` after it started. The timer
-   * does not keep the process alive (a read in flight holds its own connection), except while
-   * close() waits for the comparisons.
-   */
-  private startSweeper(timeoutMs: number): void {
-    const period = Math.max(1, Math.floor(timeoutMs / 4));
-    if (this.sweeper && this.sweepPeriod <= period) return;
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweepPeriod = period;
-    this.sweeper = setInterval(() => this.sweep(), period);
-    if (!this.draining) this.sweeper.unref();
-  }
-
-  private sweep(): void {
-    const now = performance.now();
-    for (const job of [...this.reading]) {
-      if (!job.otherRecords && job.deadline <= now) {
-        this.deps.metrics.skipped('timeout');
-        this.end(job);
-      }
-    }
-    // Reads in flight for a while get watches, so the record of writes stays short. With jobs queued
-    // the record also serves them, and startQueued takes it on this turn anyway.
-    if (this.reading.length > 0 && this.queued.length === 0) this.takeRecording();
-    if (this.reading.length === 0 && this.sweeper) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
+  timedOut(job: ShadowJob): void {
+    this.deps.metrics.skipped('timeout');
+    this.end(job);
   }
 
   /** Both halves are in: compare, then end the job. */
@@ -273,16 +251,9 @@ export class ShadowReader {
     job.state = DONE;
     job.watch?.release();
     job.watch = null;
-    if (job.slot >= 0) {
-      const last = this.reading.pop()!;
-      if (last !== job) {
-        this.reading[job.slot] = last;
-        last.slot = job.slot;
-      }
-      job.slot = -1;
-    }
+    this.reading.remove(job);
     // Nothing queued or reading: stop recording writes.
-    if (this.reading.length === 0 && this.queued.length === 0) this.deps.queues.takeRecording();
+    if (this.reading.size === 0 && this.queued.length === 0) this.deps.queues.takeRecording();
     this.inflight--;
     if (job.primaryRecords || job.cancelled) this.settling--;
     this.wake();
@@ -398,15 +369,13 @@ export class ShadowReader {
 
   /** Waits for comparisons whose caller has its answer (close()). */
   async drain(): Promise<void> {
-    this.draining = true;
-    this.sweeper?.ref();
-    while (this.settling > 0 || this.running.size > 0) {
-      await new Promise<void>((resolve) => this.idle.push(resolve));
-    }
-    this.draining = false;
-    if (this.sweeper && this.reading.length === 0) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
+    this.reading.hold(true);
+    try {
+      while (this.settling > 0 || this.running.size > 0) {
+        await new Promise<void>((resolve) => this.idle.push(resolve));
+      }
+    } finally {
+      this.reading.hold(false);
     }
   }
 }
