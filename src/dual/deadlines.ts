@@ -1,7 +1,7 @@
 /**
  * Deadlines of many operations in flight, watched by one repeating timer instead of a timer each:
- * setting and clearing a Node timer costs more than a read from SQLite, and the dual store would
- * otherwise pay it on every secondary write and shadow read.
+ * setting and clearing a Node timer (~0.5 µs on the benchmark machine, a tenth of a SQLite read) plus
+ * the Promise.race around it would otherwise be paid on every secondary write and shadow read.
  *
  * The timer ticks every quarter of the shortest timeout it was armed for (at most every 250 ms) and
  * stops at a tick that finds nothing in flight, so an operation expires between its timeout and its

@@ -22,11 +22,12 @@
  * a write to the key was in flight during it, since it would report a difference that is not one.
  */
 import { performance } from 'node:perf_hooks';
-import { ConfigurationError, RecordRejected } from '../core/errors.js';
+import { ConfigurationError, RecordRejected, type RejectInfo } from '../core/errors.js';
 import { decodeValue, encodeValue, type StoredRecord } from '../core/record.js';
 import type {
   Capabilities, CollectionStats, PutOptions, PutResult, ScanBatch, ScanOptions, Store,
 } from '../core/store.js';
+import { Deadlines, type Expiring } from './deadlines.js';
 import { DiscrepancyRecorder, type DiscrepancyRecorderOptions, type DiscrepancyReport } from './discrepancy-recorder.js';
 import { isFlagSource, StaticFlags, type FlagSource } from './flags.js';
 import { KeyQueues, lockKey } from './key-queue.js';
@@ -90,6 +91,14 @@ function intersect(a: Capabilities, b: Capabilities): Capabilities {
   };
 }
 
+/** Rejects sorted by the position of their key's first record in the batch. */
+function inRecordOrder(records: StoredRecord[], rejected: RejectInfo[]): RejectInfo[] {
+  if (rejected.length <= 1) return rejected;
+  const order = new Map<unknown, number>();
+  records.forEach((r, i) => { if (!order.has(r.key)) order.set(r.key, i); });
+  return [...rejected].sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -110,6 +119,8 @@ export class DualStore implements Store {
   private readonly shadow: ShadowReader;
   private readonly ownsRecorder: boolean;
   private closed = false;
+  /** Secondary writes in flight, against `secondaryTimeoutMs`. */
+  private readonly secondaryDeadlines = new Deadlines<Expiring>();
   /** Metric cells of single-store reads, bound once: the read path observes them without lookups. */
   private readonly getCells: Record<Side, { latency: Observer; routed: Incrementer; errors: () => void }>;
 
@@ -228,7 +239,13 @@ export class DualStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queues.drain();
+    // A hung secondary write must still time out while close() waits for it.
+    this.secondaryDeadlines.hold(true);
+    try {
+      await this.queues.drain();
+    } finally {
+      this.secondaryDeadlines.hold(false);
+    }
     await this.shadow.drain();
     this.unsubscribe();
     if (this.options.closeFlags ?? this.ownsFlags) await this.flagSource.close();
@@ -427,87 +444,131 @@ export class DualStore implements Store {
     primaryPart: (store: Store) => Promise<R>,
     secondaryPart: (store: Store, primaryResult: R) => Promise<void>,
   ): Promise<R> {
-    const locks = keys.map((k) => lockKey(collection, k));
+    const locks = keys.length === 1 ? [lockKey(collection, keys[0]!)] : keys.map((k) => lockKey(collection, k));
     const primary = route.primary;
     this.metrics.routed(op, primary, keys.length);
     const p = this.queues.enqueue(primary, locks, () => this.timed(primary, op, () => primaryPart(this.stores[primary])));
     if (!route.secondary) return p;
     const secondary = route.secondary;
+    const s = this.queues.enqueue(secondary, locks, () => p.then(
+      (primaryResult) => this.secondaryWrite(collection, keys, primary, secondary, op, () => secondaryPart(this.stores[secondary], primaryResult)),
+      () => undefined, // Not acknowledged: nothing to copy.
+    ));
+    if (this.options.ackAfterPrimary) return p;
+    // The primary's error reaches the caller at once; its success once the secondary part settled.
+    return p.then((r) => s.then(() => r));
+  }
+
+  /**
+   * The secondary part of a write. Never rejects: a failure, or no answer within
+   * `secondaryTimeoutMs` (watched by one timer for all writes, see deadlines.ts), makes the keys
+   * divergent, and the queue moves on.
+   */
+  private secondaryWrite(
+    collection: string,
+    keys: string[],
+    primary: Side,
+    secondary: Side,
+    op: 'put' | 'delete',
+    attempt: () => Promise<void>,
+  ): Promise<void> {
     const timeoutMs = this.options.secondaryTimeoutMs ?? 10_000;
-    const s = this.queues.enqueue(secondary, locks, async () => {
-      let primaryResult: R;
-      try {
-        primaryResult = await p;
-      } catch {
-        return; // Not acknowledged: nothing to copy.
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const attempt = this.timed(secondary, op, () => secondaryPart(this.stores[secondary], primaryResult));
-      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-      try {
-        const outcome = await Promise.race([attempt, timeout]);
-        if (outcome === 'timeout') {
+    return new Promise<void>((resolve) => {
+      const pending: Expiring & { expired: boolean } = {
+        deadline: 0,
+        slot: -1,
+        expired: false,
+        expire: () => {
+          pending.expired = true;
           for (const key of keys) this.addDivergence(collection, key, primary, secondary, `${op} timed out after ${timeoutMs} ms`);
           this.metrics.error(secondary, op);
-          // It may still land later, out of order: mark the keys again when it settles.
-          void attempt.then(
-            () => { for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op}`); },
-            () => { for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op} failed`); },
-          );
-        }
-      } catch (err) {
-        for (const key of keys) {
-          this.addDivergence(collection, key, primary, secondary, message(err));
-          this.recorder.record({ operation: op === 'put' ? 'write' : 'delete', kind: 'write-failed', collection, key, error: message(err) });
-        }
-        this.reportError(err as Error);
-      } finally {
-        clearTimeout(timer);
-      }
-    });
-    if (this.options.ackAfterPrimary) return p;
-    return p.then(async (r) => {
-      await s;
-      return r;
-    });
-  }
-
-  async putMany(collection: string, records: StoredRecord[], options: PutOptions = {}): Promise<PutResult> {
-    this.assertOpen();
-    const results = await Promise.all(this.groupByRoute(collection, records, (r) => r.key).map((g) =>
-      this.write<PutResult>(
-        collection,
-        g.items.map((r) => String(r.key)),
-        g.route,
-        'put',
-        (store) => store.putMany(collection, g.items, { signal: options.signal }),
-        async (store, primaryResult) => {
-          const refused = new Set(primaryResult.rejected.map((r) => r.key));
-          const accepted = g.items.filter((r) => !refused.has(r.key));
-          if (accepted.length === 0) return;
-          const res = await store.putMany(collection, accepted, { signal: options.signal });
-          for (const r of res.rejected) {
-            // The secondary cannot hold what the primary holds: not repairable by copying, so it is a
-            // discrepancy for people to look at, not a divergence to replay.
-            this.recorder.record({ operation: 'write', kind: 'write-rejected', collection, key: String(r.key), error: r.reason });
-          }
+          resolve();
         },
-      )));
-    const order = new Map<unknown, number>();
-    records.forEach((r, i) => { if (!order.has(r.key)) order.set(r.key, i); });
-    const rejected = results.flatMap((r) => r.rejected).sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
-    return { written: results.reduce((n, r) => n + r.written, 0), rejected };
+      };
+      this.secondaryDeadlines.add(pending, timeoutMs);
+      this.timed(secondary, op, attempt).then(
+        () => {
+          // A write that timed out may still land later, out of order: mark the keys again.
+          if (pending.expired) for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op}`);
+          this.secondaryDeadlines.remove(pending);
+          resolve();
+        },
+        (err: unknown) => {
+          this.secondaryDeadlines.remove(pending);
+          if (pending.expired) {
+            for (const key of keys) this.addDivergence(collection, key, primary, secondary, `late ${op} failed`);
+            return;
+          }
+          for (const key of keys) {
+            this.addDivergence(collection, key, primary, secondary, message(err));
+            this.recorder.record({ operation: op === 'put' ? 'write' : 'delete', kind: 'write-failed', collection, key, error: message(err) });
+          }
+          this.reportError(err as Error);
+          resolve();
+        },
+      );
+    });
   }
 
-  async deleteMany(collection: string, keys: string[]): Promise<number> {
-    this.assertOpen();
-    const counts = await Promise.all(this.groupByRoute(collection, keys, (k) => k).map((g) =>
-      this.write<number>(
-        collection, g.items, g.route, 'delete',
-        (store) => store.deleteMany(collection, g.items),
-        async (store) => { await store.deleteMany(collection, g.items); },
-      )));
-    return counts.reduce((a, b) => a + b, 0);
+  putMany(collection: string, records: StoredRecord[], options: PutOptions = {}): Promise<PutResult> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const fixed = this.router.fixed;
+    // Fast path: one route for every key, so one write and the primary's result as it is (its
+    // rejects in record order, as the routed path returns them).
+    if (fixed) {
+      return this.putGroup(collection, records, fixed, options).then((r) =>
+        r.rejected.length > 1 ? { written: r.written, rejected: inRecordOrder(records, r.rejected) } : { written: r.written, rejected: r.rejected });
+    }
+    return this.putManyRouted(collection, records, options);
+  }
+
+  private putGroup(collection: string, records: StoredRecord[], route: Route, options: PutOptions): Promise<PutResult> {
+    return this.write<PutResult>(
+      collection,
+      records.map((r) => String(r.key)),
+      route,
+      'put',
+      (store) => store.putMany(collection, records, { signal: options.signal }),
+      async (store, primaryResult) => {
+        let accepted = records;
+        if (primaryResult.rejected.length > 0) {
+          const refused = new Set(primaryResult.rejected.map((r) => r.key));
+          accepted = records.filter((r) => !refused.has(r.key));
+        }
+        if (accepted.length === 0) return;
+        const res = await store.putMany(collection, accepted, { signal: options.signal });
+        for (const r of res.rejected) {
+          // The secondary cannot hold what the primary holds: not repairable by copying, so it is a
+          // discrepancy for people to look at, not a divergence to replay.
+          this.recorder.record({ operation: 'write', kind: 'write-rejected', collection, key: String(r.key), error: r.reason });
+        }
+      },
+    );
+  }
+
+  private async putManyRouted(collection: string, records: StoredRecord[], options: PutOptions): Promise<PutResult> {
+    const results = await Promise.all(this.groupByRoute(collection, records, (r) => r.key).map((g) =>
+      this.putGroup(collection, g.items, g.route, options)));
+    return {
+      written: results.reduce((n, r) => n + r.written, 0),
+      rejected: inRecordOrder(records, results.flatMap((r) => r.rejected)),
+    };
+  }
+
+  deleteMany(collection: string, keys: string[]): Promise<number> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const fixed = this.router.fixed;
+    if (fixed) return this.deleteGroup(collection, keys, fixed);
+    return Promise.all(this.groupByRoute(collection, keys, (k) => k).map((g) => this.deleteGroup(collection, g.items, g.route)))
+      .then((counts) => counts.reduce((a, b) => a + b, 0));
+  }
+
+  private deleteGroup(collection: string, keys: string[], route: Route): Promise<number> {
+    return this.write<number>(
+      collection, keys, route, 'delete',
+      (store) => store.deleteMany(collection, keys),
+      async (store) => { await store.deleteMany(collection, keys); },
+    );
   }
 
   // ---- divergences ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
  *
  * Watchers let a shadow comparison learn that a write to one of its keys was enqueued while it was
  * reading, so it can skip a comparison that would otherwise report a false difference. Shadow reads
- * use a cheaper means first (a watch's Map and Set entries cost as much as a read from SQLite): while
+ * use a cheaper means first (a watch allocates a Set and Map entries per read): while
  * someone records (`startRecording`), the lock keys of every enqueued write are appended to a list,
  * and a comparison checks the part of the list written since its read began. The shadow reader
  * takes (empties) the list once per turn of the event loop, and gives a watch to each read still in
@@ -29,22 +29,13 @@ export interface WriteWatch {
   release(): void;
 }
 
-class Watch implements WriteWatch {
-  dirty = false;
-  done = false;
-  constructor(private readonly queues: KeyQueues) {}
-  release(): void {
-    if (this.done) return;
-    this.done = true;
-    this.queues.released();
-  }
-}
-
 /** Whether any lock in `recent` from position `from` on is one of `locks`. */
 export function wroteAny(recent: readonly string[], from: number, locks: readonly string[]): boolean {
   for (let i = from; i < recent.length; i++) if (locks.includes(recent[i]!)) return true;
   return false;
 }
+
+const ONE_SIDE: Record<Side, readonly Side[]> = { old: ['old'], new: ['new'] };
 
 export function lockKey(collection: string, key: string): string {
   return `${collection}\u0000${key}`;
@@ -52,8 +43,7 @@ export function lockKey(collection: string, key: string): string {
 
 export class KeyQueues {
   private readonly slots: Record<Side, Map<string, Slot>> = { old: new Map(), new: new Map() };
-  private readonly watchers = new Map<string, Set<Watch>>();
-  private releasedWatches = 0;
+  private readonly watchers = new Map<string, Set<WriteWatch>>();
   /** Counts takeRecording() calls: a position is valid only within the generation it was taken in. */
   recordingGeneration = 0;
   /** Keys of writes enqueued since `startRecording`, while someone records; else null. */
@@ -61,7 +51,7 @@ export class KeyQueues {
 
   /** Runs `task` after every task enqueued earlier on `side` for any of `keys`. */
   enqueue<T>(side: Side, keys: readonly string[], task: () => Promise<T>): Promise<T> {
-    return this.enqueueOn([side], keys, task);
+    return this.enqueueOn(ONE_SIDE[side], keys, task);
   }
 
   /**
@@ -69,40 +59,51 @@ export class KeyQueues {
    * those sides wait for it (a repair that must see both stores settled).
    */
   enqueueOn<T>(sides: readonly Side[], keys: readonly string[], task: () => Promise<T>): Promise<T> {
-    const before: Promise<unknown>[] = [];
+    // A single key is the common case: no Set, no array of tails, no allSettled.
+    let first: Promise<unknown> | null = null;
+    let before: Promise<unknown>[] | null = null;
     for (const side of sides) {
+      const map = this.slots[side];
+      if (map.size === 0) continue;
       for (const k of keys) {
-        const slot = this.slots[side].get(k);
-        if (slot) before.push(slot.tail);
-      }
-    }
-    const run = before.length === 0 ? task() : Promise.allSettled(before).then(task);
-    const done = run.then(() => undefined, () => undefined);
-    for (const side of sides) this.track(side, keys, done);
-    return run;
-  }
-
-  private track(side: Side, keys: readonly string[], done: Promise<void>): void {
-    const map = this.slots[side];
-    if (this.recent) for (const k of keys) this.recent.push(k);
-    for (const k of new Set(keys)) {
-      const slot = map.get(k);
-      if (slot) {
-        slot.tail = done;
-        slot.pending++;
-      } else {
-        map.set(k, { tail: done, pending: 1 });
-      }
-      if (this.watchers.size > 0) for (const w of this.watchers.get(k) ?? []) if (!w.done) w.dirty = true;
-    }
-    void done.then(() => {
-      for (const k of new Set(keys)) {
         const slot = map.get(k);
         if (!slot) continue;
-        slot.pending--;
-        if (slot.pending === 0) map.delete(k);
+        if (!first) first = slot.tail;
+        else (before ??= [first]).push(slot.tail);
       }
-    });
+    }
+    // Tails never reject (see `settle` below), so `then(task)` runs the task after the tail either way.
+    const run = before ? Promise.allSettled(before).then(task) : first ? first.then(task) : task();
+    const unique = keys.length === 1 ? keys : [...new Set(keys)];
+    const settle = (): undefined => {
+      for (const side of sides) {
+        const map = this.slots[side];
+        for (const k of unique) {
+          const slot = map.get(k);
+          if (!slot) continue;
+          if (--slot.pending === 0) map.delete(k);
+        }
+      }
+      return undefined;
+    };
+    const done = run.then(settle, settle);
+    if (this.recent) for (const k of unique) this.recent.push(k);
+    for (const side of sides) {
+      const map = this.slots[side];
+      for (const k of unique) {
+        const slot = map.get(k);
+        if (slot) {
+          slot.tail = done;
+          slot.pending++;
+        } else {
+          map.set(k, { tail: done, pending: 1 });
+        }
+      }
+    }
+    if (this.watchers.size > 0) {
+      for (const k of unique) for (const w of this.watchers.get(k) ?? []) w.dirty = true;
+    }
+    return run;
   }
 
   /** Whether a write to any of the keys of the collection is queued or running on either side. */
@@ -146,29 +147,24 @@ export class KeyQueues {
     return slot ? slot.tail.then(() => undefined) : Promise.resolve();
   }
 
-  /**
-   * Marks itself dirty when a write to any of the keys is enqueued; call release() when done.
-   * Released watches are pruned in bulk, not one by one: deleting the last entry of a Map and adding
-   * one again costs more than a read from SQLite, and a shadow read takes a watch per read.
-   */
+  /** Marks itself dirty when a write to any of the keys is enqueued; call release() when done. */
   watch(keys: readonly string[]): WriteWatch {
-    const watch = new Watch(this);
+    const watch: WriteWatch = {
+      dirty: false,
+      release: () => {
+        for (const k of keys) {
+          const set = this.watchers.get(k);
+          set?.delete(watch);
+          if (set && set.size === 0) this.watchers.delete(k);
+        }
+      },
+    };
     for (const k of keys) {
       let set = this.watchers.get(k);
       if (!set) this.watchers.set(k, (set = new Set()));
       set.add(watch);
     }
     return watch;
-  }
-
-  /** Called by a watch's release(): prunes released watches once enough have gathered. */
-  released(): void {
-    if (++this.releasedWatches < 256) return;
-    this.releasedWatches = 0;
-    for (const [k, set] of this.watchers) {
-      for (const w of set) if (w.done) set.delete(w);
-      if (set.size === 0) this.watchers.delete(k);
-    }
   }
 
   /** Resolves when every task enqueued so far on both sides has settled. */

@@ -3,9 +3,8 @@
  * two dual stores in one process never clash). The metrics touched on every operation (latency
  * histogram, routing and shadow-skip counters) are small array-backed metrics of our own, observed
  * through cells the dual store binds once: prom-client hashes the label set on every observe or
- * inc (~0.2 µs), which costs as much as a read from an in-process backend and would show up on the
- * request path. They are registered on the registry in prom-client's metric shape, so the exposition
- * text is the same.
+ * inc (~0.2 µs, 4% of a SQLite read), which would show up on the request path. They are registered
+ * on the registry in prom-client's metric shape, so the exposition text is the same.
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { Side } from './modes.js';
