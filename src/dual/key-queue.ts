@@ -75,14 +75,13 @@ export class KeyQueues {
     // Tails never reject (see `settle` below), so `then(task)` runs the task after the tail either way.
     const run = before ? Promise.allSettled(before).then(task) : first ? first.then(task) : task();
     const unique = keys.length === 1 ? keys : [...new Set(keys)];
+    // The slots this task holds, so settling needs no lookups (a key's slot lives while it has tasks).
+    const held: Slot[] = [];
     const settle = (): undefined => {
+      let i = 0;
       for (const side of sides) {
         const map = this.slots[side];
-        for (const k of unique) {
-          const slot = map.get(k);
-          if (!slot) continue;
-          if (--slot.pending === 0) map.delete(k);
-        }
+        for (const k of unique) if (--held[i++]!.pending === 0) map.delete(k);
       }
       return undefined;
     };
@@ -91,13 +90,14 @@ export class KeyQueues {
     for (const side of sides) {
       const map = this.slots[side];
       for (const k of unique) {
-        const slot = map.get(k);
+        let slot = map.get(k);
         if (slot) {
           slot.tail = done;
           slot.pending++;
         } else {
-          map.set(k, { tail: done, pending: 1 });
+          map.set(k, (slot = { tail: done, pending: 1 }));
         }
+        held.push(slot);
       }
     }
     if (this.watchers.size > 0) {
