@@ -326,7 +326,9 @@ export class DualStore implements Store {
     // gets the store's own promise: no async frame and no extra promise hop on its path. One
     // reaction registered before the caller's own records the latency (it runs just before the
     // caller resumes) and hands the records to a queued shadow comparison (shadow-reader.ts).
-    if (fixed && !fixed.validate && this.divergences.size === 0 && !this.options.ackAfterPrimary) {
+    // With ackAfterPrimary a read waits for queued writes to its keys: only when there are any.
+    if (fixed && !fixed.validate && this.divergences.size === 0
+      && (!this.options.ackAfterPrimary || !this.queues.anyPending(collection, keys))) {
       const side = fixed.read;
       const ticket = fixed.shadow && keys.length > 0 ? this.shadow.enqueue(collection, keys, side, router.flags) : null;
       const cells = this.getCells[side];

@@ -386,6 +386,23 @@ describe('single-store modes and switching', () => {
     await dual.close();
     expect(await raw(rawNew, 'c', 'k2')).toBe('"v2"');
   });
+
+  it('ackAfterPrimary in write-through: a read issued while a write to the key is in flight waits for it', async () => {
+    const { dual, old, rawOld } = setup({ mode: 'write-through' }, { ackAfterPrimary: true });
+    await dual.put('c', 'other', 1);
+    const g = gate();
+    old.faults.hold = g.promise;
+    old.faults.holdOps.add('putMany');
+    const write = dual.put('c', 'k', 'v');
+    const read = dual.get('c', 'k');
+    // A read of a key with nothing queued does not wait.
+    expect(await dual.get('c', 'other')).toBe(1);
+    expect(await raw(rawOld, 'c', 'k')).toBeUndefined();
+    old.faults.hold = null;
+    g.open();
+    expect(await read).toBe('v');
+    await write;
+  });
 });
 
 describe('metrics', () => {
