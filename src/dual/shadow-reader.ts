@@ -6,7 +6,8 @@
  * two, not their sum). A shadow read is only queued on the request path (sampling, the cap, a pending
  * write check and one array push); one setImmediate per turn of the event loop starts every queued
  * shadow read, after the callers have their answers, so a driver that does its work synchronously
- * (SQLite) does not run the shadow read on the caller's time. Shadow reads are sampled and capped in
+ * (SQLite) does not run the shadow read on the caller's time. While shadow reads keep coming, each
+ * such turn schedules the next one itself, so a request usually finds it scheduled already. Shadow reads are sampled and capped in
  * number (queued and running together); one over the cap is skipped rather than queued, so a slow
  * new store can never build up work on the primary path.
  *
@@ -198,6 +199,13 @@ export class ShadowReader {
           this.end(job);
         },
       );
+    }
+    // Under steady traffic the next turn will most likely have shadow reads too: schedule it now, off
+    // the request path, so the requests of that turn find it scheduled. A turn that finds nothing
+    // queued schedules no further one, so an idle process does not spin.
+    if (jobs.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.runQueued);
     }
   }
 
