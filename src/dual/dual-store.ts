@@ -50,7 +50,8 @@ export interface DualStoreOptions {
    * background (close() waits for it). Lower latency; reads of that key wait for the pending write.
    * @default false */
   ackAfterPrimary?: boolean;
-  /** A secondary write slower than this is treated as failed (divergence); the queue moves on.
+  /** A secondary write slower than this is treated as failed (divergence); the queue moves on. It is
+   * given up at most a quarter of this (≤ 250 ms) later: one timer watches all writes in flight.
    * @default 10000 */
   secondaryTimeoutMs?: number;
   /** close() also closes the old and new stores. @default true */

@@ -24,7 +24,7 @@ const shadowSchema = z
   .object({
     /** Fraction of reads that are also read from the new store, 0..1. @default 1 */
     sampleRate: z.number().min(0).max(1).default(1),
-    /** A shadow read slower than this is abandoned (and counted). @default 1000 */
+    /** A shadow read slower than this is abandoned (and counted), at most a quarter of it (≤ 250 ms) later. @default 1000 */
     timeoutMs: z.number().int().min(1).max(600_000).default(1000),
     /** Shadow reads in flight at once; more are skipped, never queued. @default 16 */
     maxConcurrent: z.number().int().min(1).max(10_000).default(16),
