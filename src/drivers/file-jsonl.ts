@@ -36,7 +36,12 @@ const NL = 10;
 const DELETED = Buffer.from('"deleted"');
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** A run of complete lines (the last may lack its "\n" at the end of the file), or one line too long to hold. */
+/**
+ * A run of complete lines (the last may lack its "\n" at the end of the file), or one line too long to
+ * hold. `buf` is a view of the reader's own buffer, valid until the consumer asks for the next chunk:
+ * every consumer decodes a chunk completely before that, and reusing one buffer keeps freed 1 MiB
+ * blocks from piling up in the allocator (RSS grew by ~50 MB over 1M records with a copy per chunk).
+ */
 type Chunk = { buf: Buffer; pos: number } | { oversized: { pos: number; end: number; head: Buffer } };
 
 /** One parsed line. `end` is the byte offset after it (its cursor). */
@@ -67,7 +72,7 @@ async function* chunks(path: string, from: number, maxLine: number): AsyncGenera
       }
       const lastNl = buf.subarray(0, filled).lastIndexOf(NL);
       if (lastNl >= 0) {
-        yield { buf: Buffer.from(buf.subarray(0, lastNl + 1)), pos };
+        yield { buf: buf.subarray(0, lastNl + 1), pos };
         buf.copy(buf, 0, lastNl + 1, filled);
         pos += lastNl + 1;
         filled -= lastNl + 1;

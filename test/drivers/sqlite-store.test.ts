@@ -251,3 +251,17 @@ describe('sqlite: URLs and lifecycle', () => {
     await expect(store.open()).rejects.toThrow(/closed/);
   });
 });
+
+describe('sqlite: ?cacheMiB=', () => {
+  it('accepts a cache size and refuses nonsense with a clear error', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-cache-'));
+    const ok = createSqliteStore(`sqlite:${join(dir, 'a.db')}?cacheMiB=64`, {});
+    await ok.putMany('c', [{ key: 'k', value: '1' }]);
+    expect(await ok.count('c')).toBe(1);
+    await ok.close();
+    expect(() => createSqliteStore(`sqlite:${join(dir, 'b.db')}?cacheMiB=lots`, {})).toThrow(/cacheMiB=lots must be a number/);
+  });
+});
