@@ -6,7 +6,7 @@ import type { MigrateOptions, MigrationResult } from '../engine/migrate.js';
 export function addCopyOptions(command: Command): Command {
   return command
     .option('--only <collections>', 'comma-separated collections to copy (default: all)')
-    .option('--batch-size <n>', 'records per batch', '1000')
+    .option('--batch-size <n>', 'records per batch', '2000')
     .option('--concurrency <n>', 'units copied in parallel', '4')
     .option('--max-rate <n>', 'cap on records per second for the whole job')
     .option('--split <n>', 'split each collection into n key ranges copied in parallel')
