@@ -322,16 +322,17 @@ export class DualStore implements Store {
   getMany(collection: string, keys: string[]): Promise<(StoredRecord | undefined)[]> {
     if (this.closed) return Promise.reject(this.closedError());
     const router = this.router;
-    const fixed = router.fixed;
-    // Fast path: every key goes the same way and nothing awaits repair (the common case). The caller
-    // gets the store's own promise: no async frame and no extra promise hop on its path. One
-    // reaction registered before the caller's own records the latency (it runs just before the
-    // caller resumes) and hands the records to a queued shadow comparison (shadow-reader.ts).
-    // With ackAfterPrimary a read waits for queued writes to its keys: only when there are any.
-    if (fixed && !fixed.validate && this.divergences.size === 0
+    // Fast path: every key goes the same way (a mode with one route, or a single key) and nothing
+    // awaits repair (the common case). The caller gets the store's own promise: no async frame and
+    // no extra promise hop on its path. One reaction registered before the caller's own records the
+    // latency (it runs just before the caller resumes) and hands the records to a queued shadow
+    // comparison (shadow-reader.ts). With ackAfterPrimary a read waits for queued writes to its
+    // keys: only when there are any.
+    const route = router.fixed ?? (keys.length === 1 ? router.route(collection, keys[0]!) : null);
+    if (route && !route.validate && this.divergences.size === 0
       && (!this.options.ackAfterPrimary || !this.queues.anyPending(collection, keys))) {
-      const side = fixed.read;
-      const ticket = fixed.shadow && keys.length > 0 ? this.shadow.enqueue(collection, keys, side, router.flags) : null;
+      const side = route.read;
+      const ticket = route.shadow && keys.length > 0 ? this.shadow.enqueue(collection, keys, side, router.flags) : null;
       const cells = this.getCells[side];
       cells.routed.inc(keys.length);
       const start = performance.now();
@@ -340,6 +341,22 @@ export class DualStore implements Store {
         promise = this.stores[side].getMany(collection, keys);
       } catch (err) {
         promise = Promise.reject(err);
+      }
+      if (side !== route.primary) {
+        // Reading the store that is not primary (progressive): its failure falls back to the primary.
+        const other: Side = side === 'old' ? 'new' : 'old';
+        return promise.then(
+          (got) => {
+            cells.latency.observe((performance.now() - start) / 1000);
+            return got;
+          },
+          (err: unknown) => {
+            cells.errors();
+            cells.latency.observe((performance.now() - start) / 1000);
+            this.reportError(err as Error);
+            return this.timed(other, 'get', () => this.stores[other].getMany(collection, keys));
+          },
+        );
       }
       // Neither handler throws, so the promise `then` returns never rejects unhandled.
       void promise.then(

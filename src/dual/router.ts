@@ -26,6 +26,24 @@ export function keyBucket(collection: string, key: string): number {
   return digest.readUInt32BE(0) % 10_000;
 }
 
+/**
+ * Buckets of recently routed keys: a SHA-256 per read costs ~1 µs, more than a SQLite read's worth of
+ * dual-store overhead. Bounded; cleared whole when full (cheaper than LRU bookkeeping per read).
+ */
+const bucketCache = new Map<string, number>();
+const BUCKET_CACHE_SIZE = 16_384;
+
+function cachedBucket(collection: string, key: string): number {
+  const id = `${collection}\u0000${key}`;
+  let bucket = bucketCache.get(id);
+  if (bucket === undefined) {
+    if (bucketCache.size >= BUCKET_CACHE_SIZE) bucketCache.clear();
+    bucket = keyBucket(collection, key);
+    bucketCache.set(id, bucket);
+  }
+  return bucket;
+}
+
 /** Percentage (0..100, two decimals) → basis points (0..10000). */
 export function percentToBasisPoints(percent: number): number {
   return Math.round(percent * 100);
@@ -57,8 +75,18 @@ export function compileCanary(entries: string[]): CanaryRule[] {
 
 const OTHER: Record<Side, Side> = { old: 'new', new: 'old' };
 
-function dual(primary: Side, read: Side = primary, shadow = false, validate = false): Route {
+function makeDual(primary: Side, read: Side = primary, shadow = false, validate = false): Route {
   return { primary, secondary: OTHER[primary], read, shadow, validate };
+}
+
+/** The dual-write routes without shadow or validation, made once (routes are never mutated). */
+const PLAIN: Record<Side, Record<Side, Route>> = {
+  old: { old: makeDual('old', 'old'), new: makeDual('old', 'new') },
+  new: { old: makeDual('new', 'old'), new: makeDual('new', 'new') },
+};
+
+function dual(primary: Side, read: Side = primary, shadow = false, validate = false): Route {
+  return shadow || validate ? makeDual(primary, read, shadow, validate) : PLAIN[primary][read];
 }
 
 /** A router compiled from one set of flags (cheap to build; rebuilt when the flags change). */
@@ -92,7 +120,7 @@ export class Router {
     const primary = this.flags.writePrimary;
     if (this.basisPoints <= 0) return dual(primary, 'old');
     if (this.basisPoints >= 10_000) return dual(primary, 'new');
-    return dual(primary, keyBucket(collection, key) < this.basisPoints ? 'new' : 'old');
+    return dual(primary, cachedBucket(collection, key) < this.basisPoints ? 'new' : 'old');
   }
 
   /**
