@@ -47,6 +47,8 @@ export class BatchFailure extends Error {
   }
 }
 
+const BEGIN = 'BEGIN; SET LOCAL synchronous_commit = off';
+
 const LOAD_CONFLICT_HINT = "mode 'load' promises the collection held none of these keys; empty the collection or write with mode 'upsert'";
 
 function nearKey(records: StoredRecord[], err: unknown): string | undefined {
@@ -62,7 +64,11 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   const columns = copyColumns(withMeta);
   let rejected: RejectInfo[] = [];
   let landed = w.records.length;
-  await client.query('BEGIN');
+  // synchronous_commit off: COMMIT returns before its WAL reaches disk. A server crash may then lose the
+  // last few committed batches, but each batch's checkpoint is in the same transaction and is lost
+  // with it, so the engine resumes before them: never a gap, never an inconsistency, and no fsync wait
+  // per batch.
+  await client.query(BEGIN);
   try {
     if (w.records.length > 0) {
       try {
@@ -72,7 +78,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
           const hint = w.mode === 'load' && (err as { code?: unknown }).code === '23505' ? LOAD_CONFLICT_HINT : undefined;
           throw new BatchFailure(nearKey(w.records, err), err, hint);
         }
-        await client.query('ROLLBACK; BEGIN');
+        await client.query(`ROLLBACK; ${BEGIN}`);
         rejected = await isolate(client, target, columns, w, meta);
         landed -= rejected.length;
       }
