@@ -20,7 +20,7 @@ import type { Store } from '../core/store.js';
 import type { DiscrepancyRecorder } from './discrepancy-recorder.js';
 import { Deadlines, type Expiring } from './deadlines.js';
 import { lockKey, wroteAny, type KeyQueues, type WriteWatch } from './key-queue.js';
-import type { DualMetrics } from './metrics.js';
+import type { DualMetrics, Observer } from './metrics.js';
 import type { DualFlags, Side } from './modes.js';
 import { compareRecords } from './value-compare.js';
 
@@ -64,7 +64,7 @@ class ShadowJob implements ShadowTicket, Expiring {
   otherRecords: Records | null = null;
   cancelled = false;
   deadline = 0;
-  locks: string[] = [];
+  private lockKeys: string[] | null = null;
   /** Where the read began in the queues' record of writes (valid in generation `readGeneration`). */
   readFrom = 0;
   readGeneration = -1;
@@ -84,6 +84,11 @@ class ShadowJob implements ShadowTicket, Expiring {
     /** Position in the queues' record of writes when the primary read was issued. */
     readonly recentFrom: number,
   ) {}
+
+  /** The lock keys, built when first needed (most comparisons never need them). */
+  get locks(): string[] {
+    return (this.lockKeys ??= this.keys.map((k) => lockKey(this.collection, k)));
+  }
 
   deliver(primaryRecords: Records): void {
     if (this.state === DONE || this.primaryRecords || this.cancelled) return;
@@ -124,6 +129,9 @@ export class ShadowReader {
   private readonly running = new Set<Promise<void>>();
   private idle: (() => void)[] = [];
   private readonly runQueued = () => this.startQueued();
+
+  /** Latency series of shadow reads per side, bound on first use. */
+  private readonly shadowLatency: Partial<Record<Side, Observer>> = {};
 
   constructor(private readonly deps: ShadowReaderDeps) {}
 
@@ -172,21 +180,29 @@ export class ShadowReader {
         this.end(job);
         continue;
       }
-      const locks = job.keys.map((k) => lockKey(job.collection, k));
-      if (recent.length > job.recentFrom && wroteAny(recent, job.recentFrom, locks)) {
+      if (recent.length > job.recentFrom && wroteAny(recent, job.recentFrom, job.locks)) {
         metrics.skipped('in-flight-write');
         this.end(job);
         continue;
       }
       if (readFrom < 0) readFrom = queues.startRecording();
-      job.locks = locks;
       job.readFrom = readFrom;
       job.readGeneration = queues.recordingGeneration;
       job.state = READING;
       this.reading.add(job, job.flags.shadow.timeoutMs, now);
       const other: Side = job.primary === 'old' ? 'new' : 'old';
-      this.deps.timed(other, 'shadow-get', () => stores[other].getMany(job.collection, job.keys)).then(
+      // Timed like every backend call, with the cells bound once (see metrics.ts).
+      const latency = (this.shadowLatency[other] ??= metrics.latencyOf(other, 'shadow-get'));
+      const start = performance.now();
+      let read: Promise<Records>;
+      try {
+        read = stores[other].getMany(job.collection, job.keys);
+      } catch (err) {
+        read = Promise.reject(err);
+      }
+      read.then(
         (records) => {
+          latency.observe((performance.now() - start) / 1000);
           if (job.state !== READING) return; // timed out
           job.otherRecords = records;
           job.deadline = Infinity; // the read is done; waiting for the primary's records has no timeout
@@ -194,6 +210,8 @@ export class ShadowReader {
           else if (job.primaryRecords) this.complete(job);
         },
         () => {
+          metrics.error(other, 'shadow-get');
+          latency.observe((performance.now() - start) / 1000);
           if (job.state !== READING) return;
           metrics.skipped('error');
           this.end(job);
