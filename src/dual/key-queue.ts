@@ -11,11 +11,12 @@
  *
  * Watchers let a shadow comparison learn that a write to one of its keys was enqueued while it was
  * reading, so it can skip a comparison that would otherwise report a false difference. Shadow reads
- * use a cheaper means first (a watch allocates a Set and Map entries per read): while
- * someone records (`startRecording`), the lock keys of every enqueued write are appended to a list,
- * and a comparison checks the part of the list written since its read began. The shadow reader
- * takes (empties) the list once per turn of the event loop, and gives a watch to each read still in
- * flight at that moment, so the list only ever spans about one turn.
+ * use a cheaper means first (a watch allocates a Set and Map entries per read): while someone
+ * records (`startRecording`), the lock keys of every enqueued write are appended to a list, and a
+ * comparison checks the part of the list written since its read began. The shadow reader takes
+ * (empties) the list on each turn that starts shadow reads, or at its timer's next tick, and gives a
+ * watch to each read still in flight at that moment, so the list spans about one turn under steady
+ * traffic and one tick (at most 250 ms) otherwise.
  */
 import type { Side } from './modes.js';
 
