@@ -10,7 +10,7 @@ import type { JsonChange } from './diff-json.js';
 
 export type VerifyMode = 'count' | 'checksum' | 'full' | 'sample';
 export type DiffKind = 'missing' | 'different' | 'extra';
-export type VerifyMethod = 'count' | 'merge' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sample';
+export type VerifyMethod = 'count' | 'merge' | 'lookup' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sample';
 
 export interface VerifyOptions {
   /** Source store or URL (the truth). */
@@ -56,6 +56,14 @@ export interface VerifyTuning {
   fanout: number;
   /** Difference keys kept in memory before repair spills them to a temp file. @default 10000 */
   spillThreshold: number;
+  /**
+   * An unordered source against an ordered target is streamed and looked up in the target by key,
+   * holding the records that differ so far (a repeated key is judged on its last value); past this many
+   * it falls back to hash partitions. 0 always uses hash partitions. @default 20000
+   */
+  lookupPending: number;
+  /** Distinct source keys the lookup method holds in memory before counting them through temp files. @default 250000 */
+  lookupMemoryKeys: number;
 }
 
 export interface VerifyProgress {

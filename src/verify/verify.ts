@@ -3,7 +3,8 @@
  *
  * Per collection it picks a comparison method from the mode and what the stores can do:
  *   count    → counts only
- *   full     → streaming merge of ordered scans, or hash partitions on disk when a side is unordered
+ *   full     → streaming merge of ordered scans; an unordered source streamed and looked up in an
+ *              ordered target; otherwise hash partitions on disk
  *   checksum → range digests and bisection (needs ordered range scans; otherwise as `full`)
  *   sample   → reservoir sample of the source, point lookups in the target, a Clopper-Pearson bound
  * Memory stays bounded in every method: only examples are kept, everything else is counted.
@@ -20,6 +21,7 @@ import { checksumDiff } from './checksum-diff.js';
 import { countCollection, countResult } from './count.js';
 import { mergeDiff, type MergeSides } from './full-diff.js';
 import { hashPartitionDiff, partitionCount } from './hash-partition.js';
+import { lookupDiff } from './lookup-diff.js';
 import { checkReferences, loadReferences } from './refs.js';
 import { KeySpill, repairCollection } from './repair.js';
 import { parseSample, sampleDiff, sampleSize, seededRandom, type SampleSpec } from './sample.js';
@@ -38,6 +40,8 @@ const DEFAULT_TUNING: VerifyTuning = {
   leafSize: 1000,
   fanout: 64,
   spillThreshold: 10_000,
+  lookupPending: 20_000,
+  lookupMemoryKeys: 250_000,
 };
 
 interface Context {
@@ -197,8 +201,20 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
   const { source, target, tuning, signal } = ctx;
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
-  const { sourceCount, targetCount } = await countCollection(source, target, collection, signal);
-  if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
+  // An unordered source against an ordered target is compared by lookups, which count the source's
+  // distinct keys themselves: counting a log first would read it twice.
+  const streaming = mode === 'full' || mode === 'checksum';
+  const sourceOrdered = !streaming || (await source.isOrdered(collection));
+  const targetOrdered = !streaming || (await target.isOrdered(collection));
+  const lookup = !sourceOrdered && targetOrdered && tuning.lookupPending > 0;
+  let sourceCount = -1;
+  let targetCount: number;
+  if (lookup) {
+    targetCount = await target.count(collection, signal ? { signal } : undefined);
+  } else {
+    ({ sourceCount, targetCount } = await countCollection(source, target, collection, signal));
+    if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
+  }
 
   const meterOptions = { limiter: ctx.limiter, signal, phase: (mode === 'sample' ? 'sample' : 'compare') as 'sample' | 'compare', onProgress: ctx.onProgress };
   const sides: MergeSides = {
@@ -209,8 +225,16 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     targetMeter: new ReadMeter(collection, meterOptions),
   };
   const tally = new DiffTally(ctx.examples, sink);
-  let method: CollectionResult['method'];
+  let method: CollectionResult['method'] = 'hash-partition';
   let note: string | undefined;
+
+  const partitioned = async (why: string) => {
+    if (sourceCount < 0) sourceCount = await source.count(collection, signal ? { signal } : undefined);
+    const partitions = partitionCount(Math.max(sourceCount, targetCount), tuning.partitionRecords, tuning.partitions);
+    await hashPartitionDiff(sides, tally, { partitions, batchSize: tuning.batchSize, signal });
+    method = 'hash-partition';
+    note = `${why}; compared by hashing keys into ${partitions} partition${partitions === 1 ? '' : 's'} spilled to temp files`;
+  };
 
   if (mode === 'sample') {
     const size = sampleSize(ctx.sample, sourceCount);
@@ -224,13 +248,25 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     ctx.sampled.mismatches += outcome.mismatches;
     method = 'sample';
     note = `${sampleBound(outcome.checked, outcome.mismatches, ctx.confidence).statement}; target-only records are not sampled, so compare the counts`;
+  } else if (lookup) {
+    const outcome = await lookupDiff(sides, tally, targetCount, {
+      batchSize: tuning.batchSize,
+      maxPending: tuning.lookupPending,
+      memoryKeys: tuning.lookupMemoryKeys,
+      signal,
+    });
+    if (outcome.done) {
+      sourceCount = outcome.sourceCount;
+      method = 'lookup';
+      note = `the source does not scan in key order; it was streamed once and each batch looked up in the target by key${outcome.keysSpilled ? ' (its distinct keys counted through temp files)' : ''}${outcome.extrasScanned ? ', then the target\'s keys were scanned for records the source lacks' : ''}`;
+    } else {
+      if (outcome.sourceCount !== undefined) sourceCount = outcome.sourceCount;
+      await partitioned(`looking up the unordered source's records stopped (${outcome.reason})`);
+    }
   } else {
-    const ordered = (await source.isOrdered(collection)) && (await target.isOrdered(collection));
+    const ordered = sourceOrdered && targetOrdered;
     if (!ordered) {
-      const partitions = partitionCount(Math.max(sourceCount, targetCount), tuning.partitionRecords, tuning.partitions);
-      await hashPartitionDiff(sides, tally, { partitions, batchSize: tuning.batchSize, signal });
-      method = 'hash-partition';
-      note = `a side does not scan in key order; compared by hashing keys into ${partitions} partition${partitions === 1 ? '' : 's'} spilled to temp files`;
+      await partitioned('a side does not scan in key order');
     } else if (mode === 'checksum' && source.capabilities.rangeScan && target.capabilities.rangeScan) {
       method = await checksumDiff(sides, tally, sourceCount, { leafSize: tuning.leafSize, fanout: tuning.fanout, batchSize: tuning.batchSize, signal });
       if (method === 'sql-pushdown') {

@@ -19,7 +19,8 @@ describe('verify on unordered sides (hash partitions on disk)', () => {
         const source = side === 'target' ? a : unordered(a, 3);
         const target = side === 'source' ? b : unordered(b, 4);
         for (const mode of ['full', 'checksum'] as const) {
-          const result = await verify({ from: source, to: target, mode, examples: 100, tuning: { partitions } });
+          // lookupPending 0: hash partitions even where the lookup method would apply (source unordered only).
+          const result = await verify({ from: source, to: target, mode, examples: 100, tuning: { partitions, lookupPending: 0 } });
           expectPlanted(result, planted, 'things');
           expect(result.collections[0]!.method).toBe('hash-partition');
           expect(result.collections[0]!.note).toMatch(/partition/);
@@ -32,7 +33,7 @@ describe('verify on unordered sides (hash partitions on disk)', () => {
     const a = createMemoryStore();
     const b = createMemoryStore();
     const planted = await plant(a, b, 'things', { n: 300 });
-    const result = await verify({ from: unordered(a), to: b, mode: 'full', examples: 100, tuning: { partitionRecords: 50 } });
+    const result = await verify({ from: unordered(a), to: b, mode: 'full', examples: 100, tuning: { partitionRecords: 50, lookupPending: 0 } });
     expectPlanted(result, planted, 'things');
     expect(result.collections[0]!.note).toMatch(/into 7 partitions/);
   });

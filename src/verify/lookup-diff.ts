@@ -1,0 +1,151 @@
+/**
+ * Full comparison of an unordered source (a JSONL log) with a target that scans in key order and
+ * answers point lookups cheaply (SQL backends, a file folder). The source streams in its own order;
+ * each batch's keys are looked up in the target with one `getMany`. This reads each side once and
+ * needs no temp copy of the values, where hash partitioning writes both sides to disk and reads them
+ * back.
+ *
+ * A log may repeat a key, and its later line wins, so a key is judged on its last value: the keys
+ * currently judged missing or different are kept (with their values, for the examples), and a key that
+ * comes again is judged again, replacing its earlier verdict. A key whose earlier occurrence matched
+ * and whose later one does not simply becomes pending then. So at the end the pending keys are exactly
+ * the keys whose last value differs, and everything else seen matched: `matching = distinct − pending`.
+ * The distinct source keys are counted by `SeenKeys` (memory, then hash-partitioned temp files).
+ *
+ * Records only the target holds: the distinct source keys found in the target are `distinct − missing`,
+ * so the target holds `targetCount − (distinct − missing)` extras. When that is 0 there are none and
+ * nothing more is read. Otherwise the target's keys are scanned once and those never seen in the source
+ * are the extras (their values are read by `getMany` for the examples).
+ *
+ * Memory: one or two batches, the pending differences (at most `maxPending`; past that the collection
+ * differs so much that hash partitioning, whose memory does not depend on the differences, is used
+ * instead) and `SeenKeys`' in-memory part.
+ */
+import { sameValue } from '../core/canonical.js';
+import { compareKeys } from '../core/key-order.js';
+import type { RecordValue, StoredRecord } from '../core/record.js';
+import type { ScanBatch } from '../core/store.js';
+import type { MergeSides } from './full-diff.js';
+import { SeenKeys } from './key-set.js';
+import type { DiffTally } from './tally.js';
+
+export interface LookupOptions {
+  batchSize: number;
+  /** Differing records held at once before giving up for hash partitions. */
+  maxPending: number;
+  /** Distinct source keys held in memory before they spill to temp files. */
+  memoryKeys: number;
+  signal?: AbortSignal | undefined;
+}
+
+export type LookupOutcome =
+  | { done: true; sourceCount: number; keysSpilled: boolean; extrasScanned: boolean }
+  | { done: false; reason: string; sourceCount?: number };
+
+interface Pending {
+  kind: 'missing' | 'different';
+  source: RecordValue;
+  target?: RecordValue;
+}
+
+export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCount: number, options: LookupOptions): Promise<LookupOutcome> {
+  const { source, target, collection, signal } = { ...sides, signal: options.signal };
+  // Partitions such that each holds about `memoryKeys / 2` keys when the source is the size of the target.
+  const partitions = Math.min(1024, Math.max(16, Math.ceil((2 * targetCount) / Math.max(1, options.memoryKeys))));
+  const seen = new SeenKeys(options.memoryKeys, partitions);
+  const pending = new Map<string, Pending>();
+  try {
+    const scan = source.scan(collection, signal ? { batchSize: options.batchSize, signal } : { batchSize: options.batchSize })[Symbol.asyncIterator]();
+    const nextBatch = async (): Promise<ScanBatch | null> => {
+      const step = await scan.next();
+      signal?.throwIfAborted();
+      return step.done ? null : step.value;
+    };
+    const lookUp = (batch: ScanBatch | null) => {
+      if (batch === null || batch.records.length === 0) return null;
+      const p = target.getMany(collection, batch.records.map((r) => r.key));
+      p.catch(() => undefined); // awaited below; not unhandled if the source fails first
+      return p;
+    };
+    // Two batches in flight: the next batch is read and looked up while this one is judged.
+    let batch = await nextBatch();
+    let found = lookUp(batch);
+    try {
+      while (batch !== null) {
+        const upcoming = nextBatch();
+        upcoming.catch(() => undefined);
+        if (batch.rejects.length > 0) sides.sourceMeter.rejected(batch.rejects);
+        await sides.sourceMeter.took(batch.records);
+        if (found !== null) {
+          const targets = await found;
+          await sides.targetMeter.took(targets);
+          judge(batch.records, targets, pending, seen);
+          if (pending.size > options.maxPending) {
+            return { done: false, reason: `more than ${options.maxPending} records differ` };
+          }
+        }
+        batch = await upcoming;
+        found = lookUp(batch);
+      }
+    } finally {
+      await scan.return?.();
+    }
+
+    const distinct = seen.distinct();
+    let missing = 0;
+    for (const p of pending.values()) if (p.kind === 'missing') missing++;
+    const extras = targetCount - (distinct - missing);
+    if (extras < 0) {
+      // More distinct source keys in the target than the target holds: a side changed while it was read.
+      return { done: false, reason: `the target's count (${targetCount}) is below the source keys found in it (${distinct - missing}), so a side changed during the comparison`, sourceCount: distinct };
+    }
+
+    tally.matching += distinct - pending.size;
+    const keys = [...pending.keys()].sort(compareKeys);
+    for (const key of keys) {
+      const p = pending.get(key)!;
+      await tally.diff(p.kind, key, p.source, p.target);
+    }
+    pending.clear();
+    if (extras > 0) await findExtras(sides, tally, seen, options);
+    return { done: true, sourceCount: distinct, keysSpilled: seen.spilled, extrasScanned: extras > 0 };
+  } finally {
+    seen.dispose();
+  }
+}
+
+/** Judges one source batch against its lookups, in order, so a later line of a key overrides an earlier one. */
+function judge(records: StoredRecord[], targets: (StoredRecord | undefined)[], pending: Map<string, Pending>, seen: SeenKeys): void {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const t = targets[i];
+    seen.add(r.key);
+    if (t !== undefined && (r.value === t.value || sameValue(r.value, t.value))) {
+      if (pending.size > 0) pending.delete(r.key);
+    } else if (t === undefined) {
+      pending.set(r.key, { kind: 'missing', source: r.value });
+    } else {
+      pending.set(r.key, { kind: 'different', source: r.value, target: t.value });
+    }
+  }
+}
+
+/** Scans the target's keys once; those the source never had are extras (values read for the examples). */
+async function findExtras(sides: MergeSides, tally: DiffTally, seen: SeenKeys, options: LookupOptions): Promise<void> {
+  const { target, collection } = sides;
+  async function* targetKeys(): AsyncGenerator<string[]> {
+    for await (const batch of target.scan(collection, options.signal ? { batchSize: options.batchSize, signal: options.signal } : { batchSize: options.batchSize })) {
+      options.signal?.throwIfAborted();
+      await sides.targetMeter.took(batch.records);
+      yield batch.records.map((r) => r.key);
+    }
+  }
+  await seen.unseen(targetKeys(), async (keys) => {
+    const records = await target.getMany(collection, keys);
+    for (let i = 0; i < keys.length; i++) {
+      const r = records[i];
+      // Gone since the scan: no longer an extra.
+      if (r !== undefined) await tally.diff('extra', keys[i]!, undefined, r.value);
+    }
+  }, options.batchSize);
+}

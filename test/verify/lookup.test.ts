@@ -1,0 +1,140 @@
+/**
+ * The lookup method: an unordered source (a real JSONL log, where later lines win) streamed and looked
+ * up by key in an ordered target (real SQLite). Covers keys the log repeats (judged on their last
+ * value), the distinct-key count through temp files, records only the target holds, and the fall-back
+ * to hash partitions when too many records differ.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../../src/core/record.js';
+import type { Store } from '../../src/core/store.js';
+import { openStore } from '../../src/drivers/index.js';
+import type { VerifyOptions } from '../../src/verify/types.js';
+import { verify } from '../../src/verify/verify.js';
+import { expectPlanted, keysOf } from './matrix.js';
+import { plant, readAll } from './planted.js';
+
+let dir = '';
+let log: Store;
+let db: Store;
+let n = 0;
+const fresh = () => `c${n++}`;
+const run = (collection: string, extra: Partial<VerifyOptions> = {}) =>
+  verify({ from: log, to: db, only: [collection], examples: 1000, mode: 'full', ...extra });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cutover-verify-lookup-'));
+  log = await openStore(`${pathToFileURL(join(dir, 'log')).href}?layout=jsonl`);
+  db = await openStore(`sqlite:${join(dir, 'target.db')}`);
+});
+afterAll(async () => {
+  await log?.close();
+  await db?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const rec = (key: string, value: unknown): StoredRecord => ({ key, value: JSON.stringify(value) });
+
+describe('verify lookup method: JSONL source, SQLite target', () => {
+  it('is chosen for an unordered source and an ordered target', async () => {
+    expect(await log.isOrdered('anything')).toBe(false);
+    expect(await db.isOrdered('anything')).toBe(true);
+  });
+
+  for (const tuning of [{}, { batchSize: 3 }, { batchSize: 5, lookupMemoryKeys: 4 }, { lookupMemoryKeys: 1 }]) {
+    for (const mode of ['full', 'checksum'] as const) {
+      it(`finds exactly the planted missing, different and extra records (${mode}, tuning ${JSON.stringify(tuning)})`, async () => {
+        const c = fresh();
+        const planted = await plant(log, db, c, { bytes: true });
+        const result = await run(c, { mode, tuning });
+        expectPlanted(result, planted, c);
+        const row = result.collections[0]!;
+        expect(row.method).toBe('lookup');
+        expect(row.matching).toBe(planted.sourceCount - planted.missing.length - planted.different.length);
+        if (tuning.lookupMemoryKeys !== undefined) expect(row.note).toMatch(/temp files/);
+        const example = row.examples.find((e) => e.key === 'changed-string')!;
+        expect(example.source).toBe('{"name":"Alice"}');
+        expect(example.target).toBe('{"name":"Alicia"}');
+      });
+    }
+  }
+
+  // A key the log writes twice: the second line is the record. Batch size 1 puts the two lines in
+  // different batches, 1000 in the same one.
+  for (const batchSize of [1, 2, 1000]) {
+    for (const memoryKeys of [1000, 2]) {
+      const tuning = { batchSize, lookupMemoryKeys: memoryKeys };
+      it(`judges a repeated key on its last value: the later value in the target is EQUAL (tuning ${JSON.stringify(tuning)})`, async () => {
+        const c = fresh();
+        await log.putMany(c, [rec('a', 1), rec('r', 'old'), rec('b', 2)]);
+        await log.putMany(c, [rec('c', 3), rec('r', 'new'), rec('d', 4)]);
+        await db.putMany(c, [rec('a', 1), rec('b', 2), rec('c', 3), rec('d', 4), rec('r', 'new')]);
+        const result = await run(c, { tuning });
+        expect(result.errors).toEqual([]);
+        const row = result.collections[0]!;
+        expect(row.method).toBe('lookup');
+        expect(result.ok).toBe(true);
+        expect([row.sourceCount, row.targetCount, row.matching, row.missing, row.different, row.extra]).toEqual([5, 5, 5, 0, 0, 0]);
+      });
+
+      it(`judges a repeated key on its last value: the earlier value in the target is DIFFERENT (tuning ${JSON.stringify(tuning)})`, async () => {
+        const c = fresh();
+        await log.putMany(c, [rec('a', 1), rec('r', 'old'), rec('s', 'x'), rec('b', 2)]);
+        await log.putMany(c, [rec('c', 3), rec('r', 'new'), rec('s', 'y'), rec('d', 4), rec('s', 'x')]);
+        // r: target holds the earlier value; s: the log goes back to the target's value.
+        await db.putMany(c, [rec('a', 1), rec('b', 2), rec('c', 3), rec('d', 4), rec('r', 'old'), rec('s', 'x')]);
+        const result = await run(c, { tuning });
+        expect(result.errors).toEqual([]);
+        const row = result.collections[0]!;
+        expect(row.method).toBe('lookup');
+        expect(result.ok).toBe(false);
+        expect([row.sourceCount, row.targetCount, row.matching, row.missing, row.different, row.extra]).toEqual([6, 6, 5, 0, 1, 0]);
+        expect(row.examples).toEqual([expect.objectContaining({ kind: 'different', key: 'r', source: '"new"', target: '"old"' })]);
+      });
+    }
+  }
+
+  it('a key the log repeats and the target lacks is one missing record; a deleted key the target keeps is extra', async () => {
+    const c = fresh();
+    await log.putMany(c, [rec('m', 1), rec('a', 1), rec('gone', 1)]);
+    await log.putMany(c, [rec('m', 2)]);
+    await log.deleteMany(c, ['gone']);
+    await db.putMany(c, [rec('a', 1), rec('gone', 1)]);
+    const result = await run(c, { tuning: { batchSize: 1, lookupMemoryKeys: 1 } });
+    expect(result.errors).toEqual([]);
+    const row = result.collections[0]!;
+    expect(row.method).toBe('lookup');
+    expect([row.sourceCount, row.targetCount, row.matching, row.missing, row.different, row.extra]).toEqual([2, 2, 1, 1, 0, 1]);
+    expect(keysOf(result, 'missing')).toEqual(['m']);
+    expect(keysOf(result, 'extra')).toEqual(['gone']);
+    expect(row.examples.find((e) => e.kind === 'missing')!.source).toBe('2');
+  });
+
+  it('falls back to hash partitions when more records differ than it holds, with the same answer', async () => {
+    const c = fresh();
+    const planted = await plant(log, db, c);
+    const result = await run(c, { tuning: { lookupPending: 3 } });
+    expectPlanted(result, planted, c);
+    const row = result.collections[0]!;
+    expect(row.method).toBe('hash-partition');
+    expect(row.note).toMatch(/more than 3 records differ/);
+    expect(row.matching).toBe(planted.sourceCount - planted.missing.length - planted.different.length);
+  });
+
+  it('repair from the lookup method makes the target equal the log, read back independently', async () => {
+    const c = fresh();
+    await log.putMany(c, [rec('a', 1), rec('r', 'old'), rec('x', 1)]);
+    await log.putMany(c, [rec('r', 'new')]);
+    await db.putMany(c, [rec('a', 1), rec('r', 'old'), rec('extra', 1)]);
+    const result = await run(c, { repair: true, deleteExtra: true, tuning: { lookupMemoryKeys: 1 } });
+    expect(result.errors).toEqual([]);
+    expect(result.repair!.before[0]!.method).toBe('lookup');
+    expect(result.ok).toBe(true);
+    const target = await readAll(db, c);
+    expect([...target.keys()].sort()).toEqual(['a', 'r', 'x']);
+    expect(target.get('r')!.value).toBe('"new"');
+  });
+});
