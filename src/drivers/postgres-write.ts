@@ -47,8 +47,6 @@ export class BatchFailure extends Error {
   }
 }
 
-const BEGIN = 'BEGIN; SET LOCAL synchronous_commit = off';
-
 const LOAD_CONFLICT_HINT = "mode 'load' promises the collection held none of these keys; empty the collection or write with mode 'upsert'";
 
 function nearKey(records: StoredRecord[], err: unknown): string | undefined {
@@ -64,11 +62,10 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   const columns = copyColumns(withMeta);
   let rejected: RejectInfo[] = [];
   let landed = w.records.length;
-  // synchronous_commit off: COMMIT returns before its WAL reaches disk. A server crash may then lose the
-  // last few committed batches, but each batch's checkpoint is in the same transaction and is lost
-  // with it, so the engine resumes before them: never a gap, never an inconsistency, and no fsync wait
-  // per batch.
-  await client.query(BEGIN);
+  // A COMMIT must be durable when it returns: the engine moves on to the next batch (and records its
+  // own checkpoint) as soon as it does, so an asynchronous commit lost in a server crash would leave a
+  // gap (measured: test/integration/pg-restart.test.ts lost records with synchronous_commit off).
+  await client.query('BEGIN');
   try {
     if (w.records.length > 0) {
       try {
@@ -78,7 +75,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
           const hint = w.mode === 'load' && (err as { code?: unknown }).code === '23505' ? LOAD_CONFLICT_HINT : undefined;
           throw new BatchFailure(nearKey(w.records, err), err, hint);
         }
-        await client.query(`ROLLBACK; ${BEGIN}`);
+        await client.query('ROLLBACK; BEGIN');
         rejected = await isolate(client, target, columns, w, meta);
         landed -= rejected.length;
       }
