@@ -54,12 +54,14 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
     counters.retries++;
     ctx.emit({ type: 'retry', migrationId, unit: unit.unit, attempt, error: describeError(error) });
   });
-  if (target.readCheckpoint) {
+  if (target.capabilities.transactionalCheckpoint && target.readCheckpoint) {
+    // The target's own checkpoint is the truth: it commits with the data. Without one the target holds
+    // nothing of this unit (a fresh start, or a target that lost its data: a Redis restart without
+    // persistence, a power cut), and the unit starts over even if the state store says otherwise.
     const inTarget = await retrier(() => target.readCheckpoint!(checkpointId));
-    if (inTarget) {
-      cursor = inTarget.cursor;
-      if (inTarget.data) Object.assign(counters, JSON.parse(inTarget.data) as UnitCounters);
-    }
+    cursor = inTarget?.cursor ?? null;
+    if (inTarget?.data) Object.assign(counters, JSON.parse(inTarget.data) as UnitCounters);
+    else if (!inTarget) Object.assign(counters, { read: 0, written: 0, rejected: 0, bytes: 0 });
   }
   // Load mode needs an empty target table at plan time and a transactional checkpoint, so that no
   // committed batch is ever applied again. A key the source repeats (JSONL log, Redis SCAN) makes a load

@@ -98,6 +98,24 @@ describe('migrate', () => {
     expect(second.totals.read).toBe(5000);
   });
 
+  it('a target that lost its data and checkpoints (a Redis restart without persistence) is copied again in full', async () => {
+    const source = await seed({ lost: 3000 });
+    const ac = new AbortController();
+    let batches = 0;
+    const first = await migrate({
+      from: src(), to: dst(), state: statePath(), batchSize: 200, signal: ac.signal,
+      onEvent: (e) => { if (e.type === 'progress' && ++batches === 4) ac.abort(); },
+    });
+    expect(first.status).toBe('paused');
+    const target = await openStore(dst());
+    expect(await target.count('lost')).toBeGreaterThan(0);
+    await target.dropCollection!('lost');
+    await target.clearCheckpoints!('');
+    const second = await migrate({ from: src(), to: dst(), state: statePath(), batchSize: 200 });
+    expect(second.status).toBe('completed');
+    await expectSameStores(source, target, ['lost']);
+  });
+
   it('pauses when "cutover pause" writes the request into the state store from another connection', async () => {
     await seed({ big: 4000 });
     const inner = createMemoryStore(`memory:inner-${name}`);
