@@ -26,6 +26,11 @@ export interface ScanOptions {
   until?: string | null;
   /** Records per batch (a hint; a batch may be smaller). */
   batchSize?: number;
+  /**
+   * The reader needs only `key` and `value` (verify): a backend may leave `updatedAt` and `version`
+   * out and skip reading them. @default false
+   */
+  skipMetadata?: boolean;
   signal?: AbortSignal;
 }
 

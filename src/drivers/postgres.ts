@@ -30,7 +30,10 @@ import { hasMeta } from './postgres-copy.js';
 export type { PostgresOptions } from './postgres-config.js';
 
 /** A scan row in `SELECT_COLUMNS` order: key, value as text, bytes, updated_at as text, version as text. */
-type ScanRow = [string, string | null, Buffer | null, string | null, string | null];
+type ScanRow = [string, string | null, Buffer | null, (string | null)?, (string | null)?];
+
+/** `SELECT_COLUMNS` without the metadata, for scans with `skipMetadata`. */
+const KEY_VALUE_COLUMNS = 'key, value::text AS value, bytes';
 
 /** Scan rows as records: what `rowToRecord` gives, without a row object and with a cheaper timestamp. */
 function scanRows(rows: ScanRow[]): StoredRecord[] {
@@ -40,8 +43,8 @@ function scanRows(rows: ScanRow[]): StoredRecord[] {
     out[i] = {
       key,
       value: value ?? bytes ?? Buffer.alloc(0),
-      updatedAt: updatedAt === null ? null : scanTimestamp(updatedAt),
-      version: version === null ? null : Number(version),
+      updatedAt: updatedAt == null ? null : scanTimestamp(updatedAt),
+      version: version == null ? null : Number(version),
     };
   }
   return out;
@@ -270,7 +273,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
           opts.signal?.throwIfAborted();
           const { where, params } = scanBounds(after, opts.until ?? null);
           // Rows as arrays: pg builds no object per row, and the mapping below is the only one.
-          const text = `SELECT ${SELECT_COLUMNS} FROM ${table} ${where} ORDER BY key LIMIT ${batchSize}`;
+          // Without metadata the server formats no timestamps (rows end after `bytes`).
+          const text = `SELECT ${opts.skipMetadata ? KEY_VALUE_COLUMNS : SELECT_COLUMNS} FROM ${table} ${where} ORDER BY key LIMIT ${batchSize}`;
           const query = { text, values: params, rowMode: 'array' as const };
           const records = await attempt('scan', collection, async () => {
             await ready();

@@ -18,7 +18,8 @@ export interface TableSql {
   deleteOne: string;
   count: string;
   stats: string;
-  scan(after: boolean, until: boolean): string;
+  /** `keyValue`: only the key and value columns (rows of two). */
+  scan(after: boolean, until: boolean, keyValue?: boolean): string;
   getMany(n: number): string;
 }
 
@@ -43,9 +44,9 @@ export function tableSql(collection: string): TableSql {
     count: `SELECT count(*) FROM ${t}`,
     // octet_length: bytes of text as UTF-8 without reading it as characters (length() counts characters).
     stats: `SELECT count(*), coalesce(sum(octet_length(value)), 0) FROM ${t}`,
-    scan(after, until) {
+    scan(after, until, keyValue = false) {
       const where = after && until ? 'WHERE key > ? AND key < ?' : after ? 'WHERE key > ?' : until ? 'WHERE key < ?' : '';
-      return `SELECT ${COLUMNS} FROM ${t} ${where} ORDER BY key LIMIT ?`;
+      return `SELECT ${keyValue ? 'key, value' : COLUMNS} FROM ${t} ${where} ORDER BY key LIMIT ?`;
     },
     getMany(n) {
       return `SELECT ${COLUMNS} FROM ${t} WHERE key IN (${'?, '.repeat(n - 1)}?)`;

@@ -247,13 +247,14 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
     async *scan(collection: string, opts: ScanOptions = {}): AsyncIterable<ScanBatch> {
       const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
       const until = opts.until ?? null;
+      const keyValue = opts.skipMetadata === true;
       let after = opts.after ?? null;
       for (;;) {
         opts.signal?.throwIfAborted();
         const rows = run('scan', collection, (conn) => {
           const t = table(conn, collection, false);
           if (!t) return [];
-          const statement = prepared(conn, t, t.sql.scan(after !== null, until !== null), true);
+          const statement = prepared(conn, t, t.sql.scan(after !== null, until !== null, keyValue), true);
           const params: (string | number)[] = [];
           if (after !== null) params.push(after);
           if (until !== null) params.push(until);

@@ -50,7 +50,7 @@ export class BatchCursor {
     private readonly label: string,
     private readonly range: RangeScan,
   ) {
-    const options: ScanOptions = { batchSize: range.batchSize ?? 1000 };
+    const options: ScanOptions = { batchSize: range.batchSize ?? 1000, skipMetadata: true };
     if (range.after != null) options.after = range.after;
     if (range.until != null) options.until = range.until;
     if (range.signal) options.signal = range.signal;

@@ -55,7 +55,8 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
   const seen = new SeenKeys(options.memoryKeys, partitions);
   const pending = new Map<string, Pending>();
   try {
-    const scan = source.scan(collection, signal ? { batchSize: options.batchSize, signal } : { batchSize: options.batchSize })[Symbol.asyncIterator]();
+    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, ...(signal ? { signal } : {}) };
+    const scan = source.scan(collection, scanOptions)[Symbol.asyncIterator]();
     const nextBatch = async (): Promise<ScanBatch | null> => {
       const step = await scan.next();
       signal?.throwIfAborted();
@@ -134,7 +135,8 @@ function judge(records: StoredRecord[], targets: (StoredRecord | undefined)[], p
 async function findExtras(sides: MergeSides, tally: DiffTally, seen: SeenKeys, options: LookupOptions): Promise<void> {
   const { target, collection } = sides;
   async function* targetKeys(): AsyncGenerator<string[]> {
-    for await (const batch of target.scan(collection, options.signal ? { batchSize: options.batchSize, signal: options.signal } : { batchSize: options.batchSize })) {
+    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, ...(options.signal ? { signal: options.signal } : {}) };
+    for await (const batch of target.scan(collection, scanOptions)) {
       options.signal?.throwIfAborted();
       await sides.targetMeter.took(batch.records);
       yield batch.records.map((r) => r.key);

@@ -16,7 +16,8 @@ export interface RangeScan {
 }
 
 export async function* readRecords(store: Store, collection: string, meter: ReadMeter, range: RangeScan = {}): AsyncGenerator<StoredRecord> {
-  const options: Parameters<Store['scan']>[1] = { batchSize: range.batchSize ?? 1000 };
+  // Verify compares keys and values only, so a backend may skip updatedAt/version.
+  const options: Parameters<Store['scan']>[1] = { batchSize: range.batchSize ?? 1000, skipMetadata: true };
   if (range.after != null) options.after = range.after;
   if (range.until != null) options.until = range.until;
   if (range.signal) options.signal = range.signal;

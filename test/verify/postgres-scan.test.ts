@@ -54,6 +54,10 @@ describe('postgres scan', () => {
           if (row.value !== null) expect(r.value).toBe(row.value);
         }
         expect(Buffer.from(scanned[2]!.value as Uint8Array)).toEqual(Buffer.from([0, 1, 255]));
+        // skipMetadata (what verify asks for): the same keys and values, in the same batches.
+        const bare = [];
+        for await (const b of zoned.scan('t', { batchSize: 2, skipMetadata: true })) bare.push(b.records.map((r) => [r.key, r.value]));
+        expect(bare).toEqual([scanned.slice(0, 2).map((r) => [r.key, r.value]), scanned.slice(2).map((r) => [r.key, r.value])]);
       } finally {
         await zoned.close();
       }
