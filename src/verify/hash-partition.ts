@@ -1,14 +1,17 @@
 /**
- * Full comparison when a side cannot scan in key order (Redis SCAN, JSONL files): both sides are
- * hash-partitioned by key into N temp files (spilled to disk), then compared partition by partition.
- * Memory holds one partition of each side, so N is picked from the counts to keep that bounded.
- * An unordered scan may repeat a key (SCAN during rehashing); the last copy wins, as `lastWins` does.
+ * Full comparison when a side cannot scan in key order and the lookup method does not apply (Redis
+ * SCAN, an unordered target, or too many differences): both sides are hash-partitioned by key into N
+ * temp files, then compared partition by partition. Memory holds one partition of each side as a
+ * map, so N is picked from the counts to keep that bounded (`partitionRecords`). An unordered scan may
+ * repeat a key (SCAN during rehashing, a log's later line); the last copy wins, as `lastWins` does.
+ *
+ * Records are written length-prefixed (`<key length>:<key><tag><value length>:<value>`, lengths in
+ * UTF-16 units), so JSON text goes to disk as it is instead of being escaped inside another JSON
+ * string, and buffers of several MiB are written with one call per partition.
  */
-import { createReadStream } from 'node:fs';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { sameValue } from '../core/canonical.js';
 import type { RecordValue } from '../core/record.js';
 import type { Store } from '../core/store.js';
@@ -16,7 +19,8 @@ import { readRecords } from './scan-reader.js';
 import type { MergeSides } from './full-diff.js';
 import type { DiffTally, ReadMeter } from './tally.js';
 
-const FLUSH_BYTES = 4 * 1024 * 1024;
+/** Characters buffered over all partitions of a side before they are written out. */
+const FLUSH_CHARS = 8 * 1024 * 1024;
 
 /** FNV-1a over UTF-16 code units: fast, stable across runs, and spreads similar keys. */
 export function keyHash(key: string): number {
@@ -38,28 +42,38 @@ export async function hashPartitionDiff(
   tally: DiffTally,
   options: { partitions: number; batchSize: number; signal?: AbortSignal | undefined },
 ): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cutover-verify-'));
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-verify-'));
   try {
     const n = options.partitions;
     await spill(sides.source, sides.collection, sides.sourceMeter, dir, 's', n, options);
     await spill(sides.target, sides.collection, sides.targetMeter, dir, 't', n, options);
     for (let p = 0; p < n; p++) {
       options.signal?.throwIfAborted();
-      const source = await load(join(dir, `s${p}.jsonl`));
-      const target = await load(join(dir, `t${p}.jsonl`));
+      const source = new Map<string, RecordValue>();
+      // Later copies replace earlier ones; delete first so the map keeps the last copy's position.
+      forEachRecord(join(dir, `s${p}`), (key, value) => {
+        source.delete(key);
+        source.set(key, value);
+      });
+      const target = new Map<string, RecordValue>();
+      forEachRecord(join(dir, `t${p}`), (key, value) => {
+        target.delete(key);
+        target.set(key, value);
+      });
       for (const [key, value] of source) {
         const other = target.get(key);
         if (other === undefined) await tally.diff('missing', key, value);
         else {
-          if (sameValue(value, other)) tally.match();
+          if (value === other || sameValue(value, other)) tally.matching++;
           else await tally.diff('different', key, value, other);
           target.delete(key);
         }
       }
+      source.clear();
       for (const [key, value] of target) await tally.diff('extra', key, undefined, value);
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -72,38 +86,67 @@ async function spill(
   n: number,
   options: { batchSize: number; signal?: AbortSignal | undefined },
 ): Promise<void> {
-  const buffers: string[][] = Array.from({ length: n }, () => []);
-  let buffered = 0;
-  const flush = async () => {
-    for (let p = 0; p < n; p++) {
-      if (buffers[p]!.length === 0) continue;
-      await appendFile(join(dir, `${side}${p}.jsonl`), buffers[p]!.join(''));
-      buffers[p] = [];
+  const fds = Array.from({ length: n }, (_, p) => openSync(join(dir, `${side}${p}`), 'w'));
+  try {
+    const buffers: string[][] = Array.from({ length: n }, () => []);
+    let buffered = 0;
+    const flush = () => {
+      for (let p = 0; p < n; p++) {
+        if (buffers[p]!.length === 0) continue;
+        writeSync(fds[p]!, buffers[p]!.join(''));
+        buffers[p] = [];
+      }
+      buffered = 0;
+    };
+    for await (const record of readRecords(store, collection, meter, { batchSize: options.batchSize, signal: options.signal })) {
+      const entry = encodeRecord(record.key, record.value);
+      buffers[keyHash(record.key) % n]!.push(entry);
+      buffered += entry.length;
+      if (buffered >= FLUSH_CHARS) flush();
     }
-    buffered = 0;
+    flush();
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+/**
+ * `<key>` then a tag and `<value>`, each as `<length>:<text>`. Tags: `J` JSON text as it is, `E` text
+ * that is not well-formed UTF-16 (a lone surrogate would not survive UTF-8), stored as a JSON string,
+ * `B` bytes as base64. Keys are well-formed (keyProblem), but a bad one is escaped the same way (`e`).
+ */
+function encodeRecord(key: string, value: RecordValue): string {
+  const k = key.isWellFormed() ? `${key.length}:${key}` : `e${escaped(key)}`;
+  if (typeof value !== 'string') {
+    const b64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+    return `${k}B${b64.length}:${b64}`;
+  }
+  return value.isWellFormed() ? `${k}J${value.length}:${value}` : `${k}E${escaped(value)}`;
+}
+
+function escaped(text: string): string {
+  const json = JSON.stringify(text);
+  return `${json.length}:${json}`;
+}
+
+/** Calls `each` for every record of a partition file, in the order written. */
+function forEachRecord(file: string, each: (key: string, value: RecordValue) => void): void {
+  const s = readFileSync(file, 'utf8');
+  let i = 0;
+  const field = (): string => {
+    const colon = s.indexOf(':', i);
+    const length = Number(s.slice(i, colon));
+    i = colon + 1 + length;
+    return s.slice(colon + 1, i);
   };
-  for (let p = 0; p < n; p++) await writeFile(join(dir, `${side}${p}.jsonl`), '');
-  for await (const record of readRecords(store, collection, meter, { batchSize: options.batchSize, signal: options.signal })) {
-    const line = encodeLine(record.key, record.value);
-    buffers[keyHash(record.key) % n]!.push(line);
-    buffered += line.length;
-    if (buffered >= FLUSH_BYTES) await flush();
+  while (i < s.length) {
+    let key: string;
+    if (s.charCodeAt(i) === 0x65 /* e */) {
+      i++;
+      key = JSON.parse(field()) as string;
+    } else key = field();
+    const tag = s[i++];
+    const text = field();
+    each(key, tag === 'J' ? text : tag === 'E' ? (JSON.parse(text) as string) : new Uint8Array(Buffer.from(text, 'base64')));
   }
-  await flush();
-}
-
-function encodeLine(key: string, value: RecordValue): string {
-  return (typeof value === 'string' ? JSON.stringify([key, value]) : JSON.stringify([key, null, Buffer.from(value).toString('base64')])) + '\n';
-}
-
-async function load(file: string): Promise<Map<string, RecordValue>> {
-  const out = new Map<string, RecordValue>();
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line) continue;
-    const [key, text, b64] = JSON.parse(line) as [string, string | null, string?];
-    out.delete(key);
-    out.set(key, text ?? new Uint8Array(Buffer.from(b64!, 'base64')));
-  }
-  return out;
 }
