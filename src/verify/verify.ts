@@ -207,11 +207,14 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
   const sourceOrdered = !streaming || (await source.isOrdered(collection));
   const targetOrdered = !streaming || (await target.isOrdered(collection));
   const lookup = !sourceOrdered && targetOrdered && tuning.lookupPending > 0;
+  // A full merge of two ordered scans sees every record of both sides once, so it counts them
+  // itself: a separate count(*) would read each table one more time (SQLite walks the whole b-tree).
+  const merging = mode === 'full' && sourceOrdered && targetOrdered;
   let sourceCount = -1;
-  let targetCount: number;
+  let targetCount = -1;
   if (lookup) {
     targetCount = await target.count(collection, signal ? { signal } : undefined);
-  } else {
+  } else if (!merging) {
     ({ sourceCount, targetCount } = await countCollection(source, target, collection, signal));
     if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
   }
@@ -275,6 +278,11 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     } else {
       await mergeDiff(sides, tally, { batchSize: tuning.batchSize, signal });
       method = 'merge';
+      if (merging) {
+        // Records each scan returned, plus the rows it could not read (as a count would include them).
+        sourceCount = tally.matching + tally.different + tally.missing + sides.sourceMeter.rejectCount;
+        targetCount = tally.matching + tally.different + tally.extra + sides.targetMeter.rejectCount;
+      }
       if (mode === 'checksum') note = 'a side cannot scan key ranges, so both sides were streamed and merged instead of bisected';
     }
   }
