@@ -7,9 +7,10 @@
  * line, so a resumed scan starts exactly there; a key written again later simply comes again.
  * A scan first looks for tombstones after its start (a cheap byte search for `"deleted"`, parsing
  * only the lines that contain it) and skips a put that a later tombstone deletes. That map holds
- * the deleted keys only. The file is read in 4 MiB chunks split on "\n" by hand; each line is
- * checked with a strict UTF-8 decode and JSON.parse, and the value is passed on as the exact text
- * of its "value" member (file-json-text.ts). Every bad line becomes a reject with its line number.
+ * the deleted keys only. The file is read in 1 MiB chunks split on "\n" by hand (file-jsonl-lines.ts;
+ * in a worker thread for logs over 4 MiB, file-jsonl-worker.ts); each line is checked with a strict
+ * UTF-8 decode and JSON.parse, and the value is passed on as the exact text of its "value" member.
+ * Every bad line becomes a reject with its line number.
  *
  * `count` needs the distinct live keys: a Map of them up to `countMemoryKeys`, past that the keys
  * are hash-partitioned into 64 temp files that are counted one at a time, so memory stays at about

@@ -40,7 +40,7 @@ export interface FileOptions {
    * @default 50000 */
   sortRunSize?: number;
   /** Distinct keys a JSONL count keeps in memory before it hash-partitions through temp files.
-   * @default 2000000 */
+   * @default 250000 (about 25 MB of keys; beyond, temp files keep memory flat) */
   countMemoryKeys?: number;
 }
 
@@ -65,7 +65,7 @@ export function createFileStore(url: string, options: OpenOptions & FileOptions 
     maxMapBytes: numberOption('maxMapBytes', q.get('maxMapBytes'), options.maxMapBytes, 128 * 1024 * 1024),
     tmpDir: q.get('tmpDir') ?? options.tmpDir,
     sortRunSize: numberOption('sortRunSize', q.get('sortRunSize'), options.sortRunSize, 50_000),
-    countMemoryKeys: numberOption('countMemoryKeys', q.get('countMemoryKeys'), options.countMemoryKeys, 2_000_000),
+    countMemoryKeys: numberOption('countMemoryKeys', q.get('countMemoryKeys'), options.countMemoryKeys, 250_000),
   };
   const capabilities: Capabilities = {
     orderedScan: true,
