@@ -62,7 +62,7 @@ export interface VerifyTuning {
    * it falls back to hash partitions. 0 always uses hash partitions. @default 20000
    */
   lookupPending: number;
-  /** Distinct source keys the lookup method holds in memory before counting them through temp files. @default 250000 */
+  /** Distinct source keys the lookup method holds in memory before counting them through temp files. @default 100000 */
   lookupMemoryKeys: number;
 }
 

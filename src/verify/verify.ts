@@ -41,7 +41,7 @@ const DEFAULT_TUNING: VerifyTuning = {
   fanout: 64,
   spillThreshold: 10_000,
   lookupPending: 20_000,
-  lookupMemoryKeys: 250_000,
+  lookupMemoryKeys: 100_000,
 };
 
 interface Context {
