@@ -20,7 +20,9 @@ import type { MergeSides } from './full-diff.js';
 import type { DiffTally, ReadMeter } from './tally.js';
 
 /** Characters buffered over all partitions of a side before they are written out. */
-const FLUSH_CHARS = 8 * 1024 * 1024;
+const FLUSH_CHARS = 2 * 1024 * 1024;
+/** The reused encoding buffer (a UTF-16 unit is at most 3 UTF-8 bytes). */
+const SCRATCH_BYTES = 1024 * 1024;
 
 /** FNV-1a over UTF-16 code units: fast, stable across runs, and spreads similar keys. */
 export function keyHash(key: string): number {
@@ -90,10 +92,25 @@ async function spill(
   try {
     const buffers: string[][] = Array.from({ length: n }, () => []);
     let buffered = 0;
+    // Encoded into one reused buffer: a joined string per write would be encoded into a new
+    // off-heap Buffer each time, and those piled up to hundreds of MB before a GC freed them.
+    const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
     const flush = () => {
       for (let p = 0; p < n; p++) {
-        if (buffers[p]!.length === 0) continue;
-        writeSync(fds[p]!, buffers[p]!.join(''));
+        const fd = fds[p]!;
+        let used = 0;
+        for (const entry of buffers[p]!) {
+          if (used + entry.length * 3 > SCRATCH_BYTES) {
+            if (used > 0) writeSync(fd, scratch, 0, used);
+            used = 0;
+            if (entry.length * 3 > SCRATCH_BYTES) {
+              writeSync(fd, entry);
+              continue;
+            }
+          }
+          used += scratch.write(entry, used);
+        }
+        if (used > 0) writeSync(fd, scratch, 0, used);
         buffers[p] = [];
       }
       buffered = 0;

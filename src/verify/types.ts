@@ -48,7 +48,7 @@ export interface VerifyTuning {
   batchSize: number;
   /** Hash partitions for unordered sides; 0 picks from the counts. @default 0 */
   partitions: number;
-  /** Records a partition holds in memory at most when the count is picked automatically. @default 50000 */
+  /** Records a partition holds in memory at most when the count is picked automatically. @default 10000 */
   partitionRecords: number;
   /** A checksum range with at most this many source records is compared record by record. @default 1000 */
   leafSize: number;

@@ -36,7 +36,7 @@ const MODES: VerifyMode[] = ['count', 'checksum', 'full', 'sample'];
 const DEFAULT_TUNING: VerifyTuning = {
   batchSize: 1000,
   partitions: 0,
-  partitionRecords: 50_000,
+  partitionRecords: 10_000,
   leafSize: 1000,
   fanout: 64,
   spillThreshold: 10_000,
