@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { keyHash } from './hash-partition.js';
 
 /** Bytes buffered over all partitions before they are written out in one pass. */
-const FLUSH_BYTES = 8 * 1024 * 1024;
+const FLUSH_BYTES = 1024 * 1024;
 
 /**
  * One key per line. Keys hold no NUL but may hold a line break, so a key with "\n" or "\r", or one
