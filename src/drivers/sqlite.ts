@@ -265,9 +265,12 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
         const records: StoredRecord[] = [];
         const rejects: ScanBatch['rejects'] = [];
         for (const row of rows) {
-          const record = rowToRecord(row);
+          const key = row[0];
+          const value = row[1];
+          // Key/value rows (skipMetadata) that are well-formed need no more than this.
+          const record = keyValue && typeof key === 'string' && (typeof value === 'string' || value instanceof Uint8Array) ? { key, value } : rowToRecord(row);
           if (typeof record === 'string') {
-            rejects.push({ collection, key: typeof row[0] === 'string' ? row[0] : null, location: `${location} table ${collection}`, reason: record });
+            rejects.push({ collection, key: typeof key === 'string' ? key : null, location: `${location} table ${collection}`, reason: record });
           } else {
             records.push(record);
           }

@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ScanOptions, Store } from '../../src/core/store.js';
 import { openStore } from '../../src/drivers/index.js';
@@ -22,7 +23,7 @@ afterAll(async () => {
 
 const batches = async (options: ScanOptions) => {
   const out: [string, string | Uint8Array][][] = [];
-  for await (const b of store.scan('t', options)) out.push(b.records.map((r) => [r.key, r.value]));
+  for await (const b of store.scan('t', options)) out.push([...b.records.map((r): [string, string | Uint8Array] => [r.key, r.value]), ...b.rejects.map((r): [string, string] => [`reject ${r.key}`, r.reason])]);
   return out;
 };
 
@@ -34,6 +35,11 @@ it('skipMetadata scans give the same keys, values and batches as full scans', as
     { key: '😀', value: '[]', version: 1 },
     { key: '\uffef', value: 'null' },
   ]);
+  // A row only another program could write (the value is a number): both scans reject it alike.
+  const raw = new Database(join(dir, 'a.db'));
+  raw.prepare(`INSERT INTO "t" (key, value) VALUES ('bb', 42)`).run();
+  raw.close();
+  expect((await batches({ batchSize: 10 })).flat()).toContainEqual(['reject bb', 'value is stored as number, not JSON text or bytes']);
   for (const range of [{}, { after: 'a' }, { until: '\uffef' }, { after: 'a', until: '😀' }]) {
     const full = await batches({ batchSize: 2, ...range });
     expect(full.flat().length).toBeGreaterThan(1);
