@@ -109,9 +109,11 @@ export interface ChecksumOptions {
   fanout: number;
   batchSize: number;
   signal?: AbortSignal | undefined;
+  /** Bisect with digests computed here when the databases cannot compute them (see VerifyTuning). */
+  clientDigests?: boolean | undefined;
 }
 
-export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCount: number, options: ChecksumOptions): Promise<'checksum-bisect' | 'sql-pushdown'> {
+export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCount: number, options: ChecksumOptions): Promise<'checksum-bisect' | 'sql-pushdown' | 'merge'> {
   const { source, target } = sides;
   const all: KeyRange = { from: null, until: null };
   if (hasRangeDigest(source) && hasRangeDigest(target)) {
@@ -120,6 +122,10 @@ export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCo
       await pushdownRange(sides, tally, all, Infinity, options, source, target);
       return 'sql-pushdown';
     }
+  }
+  if (!options.clientDigests) {
+    await mergeDiff(sides, tally, { batchSize: options.batchSize, signal: options.signal });
+    return 'merge';
   }
   await clientRange(sides, tally, all, sourceCount, options);
   return 'checksum-bisect';

@@ -64,6 +64,11 @@ export interface VerifyTuning {
   lookupPending: number;
   /** Distinct source keys the lookup method holds in memory before counting them through temp files. @default 100000 */
   lookupMemoryKeys: number;
+  /** Checksum mode without database-side digests: compute range digests in this process and bisect
+   * (as data-diff does) instead of one streaming merge. Both read every record of both sides here, and
+   * the merge needs no canonicalising where the text is identical, so the merge is the default.
+   * @default false */
+  clientDigests: boolean;
 }
 
 export interface VerifyProgress {

@@ -68,7 +68,9 @@ export function verifyMatrix(label: string, makePair: () => Promise<Pair>, teard
       expect(precision.diff).toEqual([{ path: '$.a.x', op: 'changed', old: '1.0000000000000002', new: '1' }]);
     });
 
-    for (const tuning of [{}, { leafSize: 2, fanout: 3, batchSize: 5 }, { leafSize: 16, fanout: 2 }]) {
+    // clientDigests: the bisection by digests computed in this process (no database-side digests here);
+    // the default for such pairs is the streaming merge, which the full-mode tests cover.
+    for (const tuning of [{ clientDigests: true }, { leafSize: 2, fanout: 3, batchSize: 5, clientDigests: true }, { leafSize: 16, fanout: 2, clientDigests: true }]) {
       it(`checksum mode finds exactly the planted differences (tuning ${JSON.stringify(tuning)})`, async () => {
         const c = fresh();
         const planted = await plant(pair.source, pair.target, c, { bytes: pair.bytes === true });
@@ -80,6 +82,17 @@ export function verifyMatrix(label: string, makePair: () => Promise<Pair>, teard
         if (ranged && (await pair.source.isOrdered(c)) && (await pair.target.isOrdered(c))) expect(row.method).toBe('checksum-bisect');
       });
     }
+
+    it('checksum mode by default streams and merges once where the databases cannot digest, and finds the planted differences', async () => {
+      const c = fresh();
+      const planted = await plant(pair.source, pair.target, c, { bytes: pair.bytes === true });
+      const result = await run(c, { mode: 'checksum' });
+      expectPlanted(result, planted, c);
+      const row = result.collections[0]!;
+      const ranged = pair.source.capabilities.rangeScan && pair.target.capabilities.rangeScan;
+      const ordered = (await pair.source.isOrdered(c)) && (await pair.target.isOrdered(c));
+      if (ranged && ordered && row.method !== 'sql-pushdown') expect(row.method).toBe('merge');
+    });
 
     it('sample mode over 100% finds every missing and different source record and states the bound', async () => {
       const c = fresh();

@@ -237,7 +237,7 @@ describe('checksum ranges bounded by astral-plane keys', () => {
           return a.scan(collection, options);
         },
       };
-      const result = await verify({ from: spying, to: b, mode: 'checksum', examples: 100, tuning: { leafSize: 1, fanout: 2, batchSize: 2 } });
+      const result = await verify({ from: spying, to: b, mode: 'checksum', examples: 100, tuning: { leafSize: 1, fanout: 2, batchSize: 2, clientDigests: true } });
       expect(result.errors).toEqual([]);
       expect(result.collections[0]!.examples.map((e) => `${e.kind}:${e.key}`).sort()).toEqual([`different:${changed}`, `missing:${k}`].sort());
       expect(result.collections[0]!.matching).toBe(keys.length - 2);

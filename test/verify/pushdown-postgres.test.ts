@@ -136,7 +136,7 @@ describe('verify checksum between stores of different digest families', () => {
     const c = fresh();
     const memory = withPushdown(createMemoryStore());
     const planted = await plant(source, memory, c, { bytes: true });
-    const result = await verify({ from: source, to: memory, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3 } });
+    const result = await verify({ from: source, to: memory, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3, clientDigests: true } });
     expectPlanted(result, planted, c);
     expect(result.collections[0]!.method).toBe('checksum-bisect');
     expect(memory.digestCalls).toBe(0);
@@ -160,7 +160,7 @@ describe('verify checksum between PostgreSQL and SQLite', () => {
       const c = fresh();
       const [from, to] = direction === 'postgres → sqlite' ? [source, sqlite] : [sqlite, source];
       const planted = await plant(from, to, c, { bytes: from.capabilities.bytesValues && to.capabilities.bytesValues });
-      const result = await verify({ from, to, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3 } });
+      const result = await verify({ from, to, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3, clientDigests: true } });
       expectPlanted(result, planted, c);
       expect(result.collections[0]!.method).toBe('checksum-bisect');
       // What the target holds, read back independently, is what verify compared.
