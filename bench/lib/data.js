@@ -4,22 +4,15 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../../dist/demo/generate.js';
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const REPO_DIR = dirname(BENCH_DIR);
 export const DATA_ROOT = join(BENCH_DIR, '.data');
 export const COLLECTION = 'events';
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same PRNG as the demo generator (built into dist/ by `npm run bench`).
+const rng = seededRandom;
 
 const TYPES = ['step_started', 'step_completed', 'tool_call', 'llm_response', 'error', 'checkpoint_saved'];
 const TOOLS = ['search', 'fetch_page', 'run_sql', 'send_email', 'summarize'];

@@ -24,8 +24,8 @@ const TEXTS = [
 const STATUSES = ['running', 'completed', 'failed', 'paused'];
 const EVENT_TYPES = ['step_started', 'step_completed', 'tool_call', 'llm_response', 'error', 'checkpoint_saved'];
 
-/** A tiny deterministic PRNG so that the same size gives the same store. */
-function rng(seed: number): () => number {
+/** A tiny deterministic PRNG (mulberry32): the same seed gives the same sequence (demo data, tests). */
+export function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -37,7 +37,7 @@ function rng(seed: number): () => number {
 }
 
 export function generateDemoStore(root: string, records: number): GeneratedStore {
-  const rand = rng(95);
+  const rand = seededRandom(95);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const n = Math.max(100, records);
   const counts = {

@@ -19,18 +19,10 @@ import { staticFlags } from '../../src/dual/flags.js';
 import type { DualFlagsInput } from '../../src/dual/modes.js';
 import { scanAll } from '../conformance/suite.js';
 import { withFaults } from './fault-injector.js';
+import { seededRandom } from '../../src/demo/generate.js';
 
-// A small deterministic PRNG so a failure can be replayed from its seed.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A deterministic PRNG so a failure can be replayed from its seed.
+const prng = seededRandom;
 
 const FLAG_CHOICES: DualFlagsInput[] = [
   { mode: 'write-through' },
