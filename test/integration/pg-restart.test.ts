@@ -20,7 +20,7 @@ import { openStore } from '../../src/drivers/index.js';
 import type { MigrationEvent } from '../../src/engine/events.js';
 import { migrate } from '../../src/engine/migrate.js';
 import { findPgBin, startPrivatePostgres, type PgInstance } from '../helpers/pg-instance.js';
-import { MYSQL_URL, REDIS_URL, runId, unlinkRedisPrefix } from '../helpers/services.js';
+import { MYSQL_URL, REDIS_URL, redisUrlWithPrefix, runId, unlinkRedisPrefix } from '../helpers/services.js';
 import { dropMysqlDatabase, mysqlUrlFor, readAll, readRejects, show } from './backends.js';
 import { BULK, UGLY, bulkRecords, mustReject, uglyRecords } from './ugly-set.js';
 
@@ -83,6 +83,22 @@ function waiter() {
   };
 }
 
+/** Starts the copy every fault test uses (small batches, two units, a rate cap so faults land mid-copy),
+ * following its progress and collecting its retries. */
+function startTracked(from: string, to: string, stateFile: string) {
+  const progress = waiter();
+  const retries: string[] = [];
+  const run = migrate({
+    from, to, state: join(dir, stateFile), batchSize: 250, concurrency: 2, maxRate: 1500,
+    onEvent: (e) => {
+      progress.onEvent(e);
+      if (e.type === 'retry') retries.push(e.error);
+    },
+  });
+  run.then(() => progress.end(), () => progress.end());
+  return { run, progress, retries };
+}
+
 /** The target equals the source record by record, except the records `cannot` names, which are rejects. */
 async function expectTargetEqualsSource(targetUrl: string, rejectsFile: string, cannot: Map<string, RegExp>): Promise<void> {
   const rejects = readRejects(rejectsFile);
@@ -127,17 +143,8 @@ describe('PostgreSQL restarts mid-migration (a private server)', () => {
     server ??= await startPrivatePostgres();
     const schema = runId('restart');
     const to = `${server.url}?schema=${schema}&pool=3`;
-    const progress = waiter();
-    const retries: string[] = [];
     const outages: number[] = [];
-    const run = migrate({
-      from: sourceUrl, to, state: join(dir, 'pg-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
-      onEvent: (e) => {
-        progress.onEvent(e);
-        if (e.type === 'retry') retries.push(e.error);
-      },
-    });
-    run.then(() => progress.end(), () => progress.end());
+    const { run, progress, retries } = startTracked(sourceUrl, to, 'pg-state.db');
 
     const srv = server;
     const outage = (async () => {
@@ -175,16 +182,7 @@ describe('PostgreSQL restarts mid-migration (a private server)', () => {
       await source.close();
     }
     const to = `sqlite:${join(dir, 'from-pg.db')}`;
-    const progress = waiter();
-    const retries: string[] = [];
-    const run = migrate({
-      from, to, state: join(dir, 'pg-src-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
-      onEvent: (e) => {
-        progress.onEvent(e);
-        if (e.type === 'retry') retries.push(e.error);
-      },
-    });
-    run.then(() => progress.end(), () => progress.end());
+    const { run, progress, retries } = startTracked(from, to, 'pg-src-state.db');
     const srv = server;
     let restartedAt = -1;
     const outage = (async () => {
@@ -225,16 +223,7 @@ describe('MariaDB connections killed while a migration copies into it', () => {
 
   it('retries after KILL CONNECTION of every migration connection and finishes with nothing lost', async () => {
     const to = mysqlUrlFor(database);
-    const progress = waiter();
-    const retries: string[] = [];
-    const run = migrate({
-      from: sourceUrl, to, state: join(dir, 'my-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
-      onEvent: (e) => {
-        progress.onEvent(e);
-        if (e.type === 'retry') retries.push(e.error);
-      },
-    });
-    run.then(() => progress.end(), () => progress.end());
+    const { run, progress, retries } = startTracked(sourceUrl, to, 'my-state.db');
 
     // Idle pooled connections that die are dropped quietly by the pool; to hit statements and open
     // transactions, every connection of the migration is killed again and again for a while.
@@ -277,22 +266,13 @@ describe('Redis connections killed while a migration copies into it', () => {
   const prefix = `${runId('rdkill')}:`;
   const base = new URL(REDIS_URL);
   base.pathname = `/${DB}`;
-  const to = `${base.href}${base.search ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`;
+  const to = redisUrlWithPrefix(prefix, base.href);
   afterAll(async () => {
     await unlinkRedisPrefix(prefix, base.href);
   }, 60_000);
 
   it('survives CLIENT KILL of its connection again and again (reconnect, resend or retry) with nothing lost', async () => {
-    const progress = waiter();
-    const retries: string[] = [];
-    const run = migrate({
-      from: sourceUrl, to, state: join(dir, 'rd-state.db'), batchSize: 250, concurrency: 2, maxRate: 1500,
-      onEvent: (e) => {
-        progress.onEvent(e);
-        if (e.type === 'retry') retries.push(e.error);
-      },
-    });
-    run.then(() => progress.end(), () => progress.end());
+    const { run, progress, retries } = startTracked(sourceUrl, to, 'rd-state.db');
     const killed: number[] = [];
     const killer = (async () => {
       const admin = new Redis(REDIS_URL);
