@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
 import { openStore } from '../../src/drivers/index.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { scanAll } from '../conformance/suite.js';
 
 function targetCount(db: string): number {
@@ -41,20 +41,7 @@ describe('crash safety (SIGKILL, real processes)', () => {
     const progress: number[] = [];
     let kills = 0;
     for (let attempt = 0; attempt < 40 && kills < 12; attempt++) {
-      const { child, done } = startCli(args, dir);
-      // Kill at a random moment after a batch was committed (the machine's speed varies, so time from
-      // the first progress event); every fourth kill is at a random moment from process start instead,
-      // which may land in start-up, planning or the first batch.
-      let timer: NodeJS.Timeout | undefined;
-      const kill = () => child.kill('SIGKILL');
-      if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * 2500));
-      else {
-        child.stderr!.on('data', (d: Buffer) => {
-          if (!timer && d.toString().includes('"type":"progress"')) timer = setTimeout(kill, Math.floor(Math.random() * 400));
-        });
-      }
-      const run = await done;
-      clearTimeout(timer);
+      const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2500, afterProgressMs: 400 });
       if (run.signal === 'SIGKILL') {
         kills++;
         progress.push(targetCount(db));

@@ -31,3 +31,24 @@ export function startCli(args: string[], cwd: string, env: Record<string, string
 export async function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliRun> {
   return startCli(args, cwd, env).done;
 }
+
+/**
+ * Runs the CLI and SIGKILLs it at a random moment. Mostly within `afterProgressMs` of its first
+ * progress event, so the kill lands after a batch was committed whatever the machine's speed; every
+ * fourth attempt within `fromStartMs` of process start instead, which may land in start-up, planning
+ * or the first batch. `run.signal` is 'SIGKILL' when the kill came before the process finished.
+ */
+export async function runKilledAtRandom(args: string[], cwd: string, attempt: number, timing: { fromStartMs: number; afterProgressMs: number }): Promise<CliRun> {
+  const { child, done } = startCli(args, cwd);
+  let timer: NodeJS.Timeout | undefined;
+  const kill = () => child.kill('SIGKILL');
+  if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * timing.fromStartMs));
+  else {
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!timer && d.toString().includes('"type":"progress"')) timer = setTimeout(kill, Math.floor(Math.random() * timing.afterProgressMs));
+    });
+  }
+  const run = await done;
+  clearTimeout(timer);
+  return run;
+}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { POSTGRES_URL, runId } from '../helpers/services.js';
 import { dropPgSchema, readAll, show } from './backends.js';
 
@@ -65,20 +65,7 @@ describe('crash safety into PostgreSQL (SIGKILL, real processes)', () => {
     let kills = 0;
     let finishedEarly = false;
     for (let attempt = 0; attempt < 50 && kills < 12; attempt++) {
-      const { child, done } = startCli(args, dir);
-      // Mostly: kill at a random moment after a batch was committed (timed from the first progress
-      // event, whatever the machine's speed); every fourth time from process start instead, which may
-      // land in start-up, planning, table creation or the first batch.
-      let timer: NodeJS.Timeout | undefined;
-      const kill = () => child.kill('SIGKILL');
-      if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * 2000));
-      else {
-        child.stderr!.on('data', (d: Buffer) => {
-          if (!timer && d.toString().includes('"type":"progress"')) timer = setTimeout(kill, Math.floor(Math.random() * 700));
-        });
-      }
-      const run = await done;
-      clearTimeout(timer);
+      const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2000, afterProgressMs: 700 });
       if (run.signal === 'SIGKILL') {
         kills++;
         const rows = await targetRows(collections);

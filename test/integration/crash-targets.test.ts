@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { openStore } from '../../src/drivers/index.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { makePlace, readAll, show, type Kind } from './backends.js';
 
 async function targetCount(url: string, collections: string[]): Promise<number> {
@@ -42,17 +42,7 @@ describe('crash safety into MariaDB and Redis (SIGKILL, real processes)', () => 
         const landed: number[] = [];
         let kills = 0;
         for (let attempt = 0; attempt < 50 && kills < 12; attempt++) {
-          const { child, done } = startCli(args, dir);
-          let timer: NodeJS.Timeout | undefined;
-          const kill = () => child.kill('SIGKILL');
-          if (attempt % 4 === 3) timer = setTimeout(kill, Math.floor(Math.random() * 2000));
-          else {
-            child.stderr!.on('data', (d: Buffer) => {
-              if (!timer && d.toString().includes('"type":"progress"')) timer = setTimeout(kill, Math.floor(Math.random() * 700));
-            });
-          }
-          const run = await done;
-          clearTimeout(timer);
+          const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2000, afterProgressMs: 700 });
           if (run.signal !== 'SIGKILL') {
             expect(run.code, run.stderr.slice(-2000)).not.toBe(2);
             break;
