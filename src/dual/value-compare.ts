@@ -3,6 +3,7 @@
  * key order and number spelling do not count); the structural diff is for people reading a report.
  */
 import { sameValue } from '../core/canonical.js';
+import { diffValues } from '../verify/diff-json.js';
 import type { RecordValue, StoredRecord } from '../core/record.js';
 
 export type DiscrepancyKind = 'missing-in-new' | 'missing-in-old' | 'value-differs' | 'write-failed' | 'write-rejected';
@@ -31,49 +32,15 @@ export function showValue(value: RecordValue | undefined): string | null {
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} chars)` : text;
 }
 
-function short(v: unknown): string {
-  const text = v === undefined ? '(absent)' : JSON.stringify(v);
-  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
-}
-
-/** Where two values differ, up to `limit` entries (objects by member, arrays by index). */
+/**
+ * Paths that differ, old → new, for a discrepancy example: verify's structural diff (diff-json.ts),
+ * which keeps numbers exact, so 2^53+1 against 2^53 shows where it is.
+ */
 export function structuralDiff(a: RecordValue | undefined, b: RecordValue | undefined, limit = 20): DiffEntry[] {
   if (a === undefined || b === undefined || typeof a !== 'string' || typeof b !== 'string') {
     return [{ path: '$', old: showValue(a) ?? '(absent)', new: showValue(b) ?? '(absent)' }];
   }
-  let x: unknown;
-  let y: unknown;
-  try {
-    x = JSON.parse(a);
-    y = JSON.parse(b);
-  } catch {
-    return [{ path: '$', old: showValue(a)!, new: showValue(b)! }];
-  }
-  const out: DiffEntry[] = [];
-  walk(x, y, '$', out, limit);
-  // Parsed doubles may hide a difference sameValue saw (2^53+1 vs 2^53): show the whole values then.
+  const out = diffValues(a, b).slice(0, limit).map((c) => ({ path: c.path, old: c.old ?? '(absent)', new: c.new ?? '(absent)' }));
   if (out.length === 0) out.push({ path: '$', old: showValue(a)!, new: showValue(b)! });
   return out;
-}
-
-function walk(x: unknown, y: unknown, path: string, out: DiffEntry[], limit: number): void {
-  if (out.length >= limit) return;
-  const bothObjects = x !== null && y !== null && typeof x === 'object' && typeof y === 'object';
-  if (bothObjects && Array.isArray(x) === Array.isArray(y)) {
-    if (Array.isArray(x)) {
-      const ya = y as unknown[];
-      for (let i = 0; i < Math.max(x.length, ya.length); i++) walk(x[i], ya[i], `${path}[${i}]`, out, limit);
-      return;
-    }
-    const xo = x as Record<string, unknown>;
-    const yo = y as Record<string, unknown>;
-    const names = new Set([...Object.keys(xo), ...Object.keys(yo)]);
-    for (const name of [...names].sort()) {
-      const sub = /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
-      walk(Object.hasOwn(xo, name) ? xo[name] : undefined, Object.hasOwn(yo, name) ? yo[name] : undefined, sub, out, limit);
-    }
-    return;
-  }
-  if (x === y) return;
-  out.push({ path, old: short(x), new: short(y) });
 }
