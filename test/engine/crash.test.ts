@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
 import { openStore } from '../../src/drivers/index.js';
-import { runCli, runKilledAtRandom } from '../helpers/cli.js';
+import { KILL_TIMING, runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { scanAll } from '../conformance/suite.js';
 
 function targetCount(db: string): number {
@@ -36,12 +36,14 @@ describe('crash safety (SIGKILL, real processes)', () => {
     const generated = generateDemoStore(join(dir, 'source'), 30_000);
     const expectedTotal = Object.values(generated.expected).reduce((a, b) => a + b, 0);
     const db = join(dir, 'target.db');
-    // --max-rate stretches the copy over several seconds so that every kill lands mid-copy.
-    const args = ['migrate', '--from', `file:${join(dir, 'source')}`, '--to', `sqlite:${db}`, '--state', join(dir, 'state.db'), '--batch-size', '400', '--max-rate', '6000', '--no-verify', '--json'];
+    // --max-rate 2000 stretches the copy of ~30k records over ~15 s, so that at most 3 kills timed from
+    // start (≤1 s, ≤2k records each) and 9 timed from progress (≤0.4 s, ≤800 each) copy ~13k: twelve
+    // kills always land before the copy can finish, however fast the machine.
+    const args = ['migrate', '--from', `file:${join(dir, 'source')}`, '--to', `sqlite:${db}`, '--state', join(dir, 'state.db'), '--batch-size', '400', '--max-rate', '2000', '--no-verify', '--json'];
     const progress: number[] = [];
     let kills = 0;
     for (let attempt = 0; attempt < 40 && kills < 12; attempt++) {
-      const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2500, afterProgressMs: 400 });
+      const run = await runKilledAtRandom(args, dir, attempt, KILL_TIMING);
       if (run.signal === 'SIGKILL') {
         kills++;
         progress.push(targetCount(db));
@@ -55,7 +57,7 @@ describe('crash safety (SIGKILL, real processes)', () => {
     expect(new Set(progress).size).toBeGreaterThan(4);
     expect(Math.min(...progress)).toBeLessThan(expectedTotal);
 
-    const final = await runCli(args.filter((a) => a !== '--max-rate' && a !== '6000'), dir);
+    const final = await runCli(args.filter((a) => a !== '--max-rate' && a !== '2000'), dir);
     expect(final.code, final.stderr).toBe(1); // 1: finished, with rejects (the planted broken records)
     const result = JSON.parse(final.stdout) as { status: string; rejectsFile: string };
     expect(['completed', 'already-completed']).toContain(result.status);

@@ -32,6 +32,9 @@ export async function runCli(args: string[], cwd: string, env: Record<string, st
   return startCli(args, cwd, env).done;
 }
 
+/** Kill timing of the crash tests: with --max-rate 2000, twelve kills copy at most 3×2k + 9×800 ≈ 13k records. */
+export const KILL_TIMING = { fromStartMs: 1000, afterProgressMs: 400 };
+
 /**
  * Runs the CLI and SIGKILLs it at a random moment. Mostly within `afterProgressMs` of its first
  * progress event, so the kill lands after a batch was committed whatever the machine's speed; every

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
-import { runCli, runKilledAtRandom } from '../helpers/cli.js';
+import { KILL_TIMING, runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { POSTGRES_URL, runId } from '../helpers/services.js';
 import { dropPgSchema, readAll, show } from './backends.js';
 
@@ -59,13 +59,14 @@ describe('crash safety into PostgreSQL (SIGKILL, real processes)', () => {
     const expectedTotal = Object.values(generated.expected).reduce((a, b) => a + b, 0);
     const to = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
     const base = ['migrate', '--from', `file:${join(dir, 'source')}`, '--to', to, '--state', join(dir, 'state.db'), '--batch-size', '300', '--no-verify', '--json'];
-    // --max-rate stretches each run over seconds, so kills land mid-copy on a fast machine too.
-    const args = [...base, '--max-rate', '2500'];
+    // --max-rate 2000: twelve kills copy at most ~13k of the 30k records (see KILL_TIMING), so they
+    // all land mid-copy however fast the machine.
+    const args = [...base, '--max-rate', '2000'];
     const landed: number[] = [];
     let kills = 0;
     let finishedEarly = false;
     for (let attempt = 0; attempt < 50 && kills < 12; attempt++) {
-      const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2000, afterProgressMs: 700 });
+      const run = await runKilledAtRandom(args, dir, attempt, KILL_TIMING);
       if (run.signal === 'SIGKILL') {
         kills++;
         const rows = await targetRows(collections);

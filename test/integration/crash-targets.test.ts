@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { openStore } from '../../src/drivers/index.js';
 import { generateDemoStore } from '../../src/demo/generate.js';
-import { runCli, runKilledAtRandom } from '../helpers/cli.js';
+import { KILL_TIMING, runCli, runKilledAtRandom } from '../helpers/cli.js';
 import { makePlace, readAll, show, type Kind } from './backends.js';
 
 async function targetCount(url: string, collections: string[]): Promise<number> {
@@ -38,11 +38,11 @@ describe('crash safety into MariaDB and Redis (SIGKILL, real processes)', () => 
         const expectedTotal = Object.values(generated.expected).reduce((a, b) => a + b, 0);
         const from = `file:${join(dir, 'source')}`;
         const base = ['migrate', '--from', from, '--to', target.url, '--state', join(dir, 'state.db'), '--batch-size', '300', '--no-verify', '--json'];
-        const args = [...base, '--max-rate', '2500'];
+        const args = [...base, '--max-rate', '2000'];
         const landed: number[] = [];
         let kills = 0;
         for (let attempt = 0; attempt < 50 && kills < 12; attempt++) {
-          const run = await runKilledAtRandom(args, dir, attempt, { fromStartMs: 2000, afterProgressMs: 700 });
+          const run = await runKilledAtRandom(args, dir, attempt, KILL_TIMING);
           if (run.signal !== 'SIGKILL') {
             expect(run.code, run.stderr.slice(-2000)).not.toBe(2);
             break;
