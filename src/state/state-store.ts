@@ -143,7 +143,7 @@ export class StateStore {
     try {
       this.db = new Database(path);
     } catch (cause) {
-      throw new ConfigurationError(`cannot open the state database ${path}; check the --state path and its permissions`, { cause });
+      throw new ConfigurationError(`cannot open the state database ${path} (${(cause as Error).message}); check the --state path and its permissions`, { cause });
     }
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives process crashes; a power cut may drop the last few transactions.
