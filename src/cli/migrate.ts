@@ -9,7 +9,7 @@ export function addCopyOptions(command: Command): Command {
     .option('--batch-size <n>', 'records per batch', '2000')
     .option('--concurrency <n>', 'units copied in parallel', '4')
     .option('--max-rate <n>', 'cap on records per second for the whole job')
-    .option('--split <n>', 'split each collection into n key ranges copied in parallel')
+    .option('--split <n>', 'split each collection into n key ranges copied in parallel (default: one range per 500,000 records, up to --concurrency, where the source finds the boundaries itself; 1: never)')
     .option('--transform <module>', 'ESM module whose default export maps a record to a record, records or null')
     .option('--state <path>', 'state database (default .cutover/state.db)')
     .option('--fail-fast', 'stop at the first rejected record instead of collecting rejects')

@@ -11,6 +11,17 @@ export class CutoverError extends Error {
   }
 }
 
+/**
+ * Not a failure: a pipelined batch gave way because the batch before it failed its first attempt
+ * (see src/engine/pipeline.ts). Backends roll back and throw it unchanged; the engine writes the batch
+ * again once the previous one has settled.
+ */
+export class PipelineYield extends CutoverError {
+  constructor() {
+    super('E_PIPELINE_YIELD', '[cutover] a batch gave way to the batch before it, which failed its first attempt; it is written again after that one');
+  }
+}
+
 /** Bad options, URLs or files given by the user: fixing the input fixes it. */
 export class ConfigurationError extends CutoverError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -17,6 +17,16 @@ export interface Capabilities {
   rangeScan: boolean;
   /** `putMany` with `mode: 'load'` may take a faster path into an empty collection. */
   bulkLoad: boolean;
+  /**
+   * The backend checks JSON text itself and refuses a malformed value with a per-record error (like
+   * PostgreSQL's jsonb), so a source may hand it JSON text without parsing it (`ScanOptions.validateJson`).
+   */
+  validatesJson: boolean;
+  /**
+   * `putMany` honours `PutOptions.pipeline`: a batch may stream its rows while the previous batch
+   * commits, and commits only after it. Needs `transactionalCheckpoint`.
+   */
+  pipelinedWrites: boolean;
 }
 
 export interface ScanOptions {
@@ -31,6 +41,12 @@ export interface ScanOptions {
    * out and skip reading them. @default false
    */
   skipMetadata?: boolean;
+  /**
+   * false: the records go to a target that checks JSON itself (`capabilities.validatesJson`), so a
+   * backend may pass JSON text on without parsing it. It must still find each value's extent exactly;
+   * a malformed value is then refused by the target, per record. @default true
+   */
+  validateJson?: boolean;
   signal?: AbortSignal;
 }
 
@@ -59,7 +75,22 @@ export interface PutOptions {
    * with a transactional checkpoint, uses it. */
   mode?: 'upsert' | 'load';
   checkpoint?: TargetCheckpoint;
+  /** Only where `capabilities.pipelinedWrites`; see WritePipeline. */
+  pipeline?: WritePipeline;
   signal?: AbortSignal;
+}
+
+/**
+ * Overlaps a batch's write with the commit of the batch before it (the engine sets it; see
+ * src/engine/pipeline.ts). The backend opens its transaction only once `beginAfter` resolves, calls
+ * `onStaged` when the rows are in the open transaction and only the commit remains, and commits (the
+ * rows and the checkpoint) only once `commitAfter` resolves. When either rejects, it rolls back and
+ * throws that rejection unchanged: the engine writes the batch again after the previous one settles.
+ */
+export interface WritePipeline {
+  beginAfter: Promise<void>;
+  commitAfter: Promise<void>;
+  onStaged(): void;
 }
 
 export interface PutResult {
@@ -110,6 +141,18 @@ export interface Store {
   stats?(collection: string): Promise<CollectionStats>;
   /** Deletes a collection and its records (tests, rollback). */
   dropCollection?(collection: string): Promise<void>;
+  /**
+   * Up to `parts - 1` keys that cut the collection into ranges of about equal record counts, each
+   * with the key just before it, found without reading the records through cutover (an index walk in
+   * the database). Where present, big collections are split automatically (engine/split.ts).
+   */
+  splitPoints?(collection: string, parts: number): Promise<SplitPoint[]>;
+}
+
+/** A range boundary: `key` starts a range; `previous`, the key before it, ends the one before. */
+export interface SplitPoint {
+  key: string;
+  previous: string;
 }
 
 export const NO_CAPABILITIES: Capabilities = {
@@ -118,6 +161,8 @@ export const NO_CAPABILITIES: Capabilities = {
   transactionalCheckpoint: false,
   rangeScan: false,
   bulkLoad: false,
+  validatesJson: false,
+  pipelinedWrites: false,
 };
 
 /** Options every driver factory receives besides the URL. */

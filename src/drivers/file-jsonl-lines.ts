@@ -102,7 +102,13 @@ export function maxLineBytes(limits: FileLimits): number {
   return Math.ceil(limits.maxValueBytes * 1.4) + 64 * 1024;
 }
 
-export function lineReader(path: string, collection: string, limits: FileLimits) {
+export interface LineReaderOptions {
+  /** false: the value's JSON text is taken by its structure (ScanOptions.validateJson). @default true */
+  validateJson?: boolean;
+}
+
+export function lineReader(path: string, collection: string, limits: FileLimits, options: LineReaderOptions = {}) {
+  const validateJson = options.validateJson ?? true;
   const maxLine = maxLineBytes(limits);
   const at = (line: number) => `${path}:line ${line}`;
 
@@ -121,8 +127,8 @@ export function lineReader(path: string, collection: string, limits: FileLimits)
     else return fail('line is not valid UTF-8');
     const c0 = text.charCodeAt(0);
     if (c0 !== 123 && text.trim() === '') return { end, line, blank: true };
-    const fast = fastPut(text, end, line);
-    if (fast) return fast;
+    const keyEnd = fastKeyEnd(text, 0, text.length, buf, s, n);
+    if (keyEnd >= 0) return { end, line, put: { key: text.slice(8, keyEnd), value: text.slice(keyEnd + 10, text.length - 1) } };
     let obj: unknown;
     try {
       obj = JSON.parse(text);
@@ -151,48 +157,91 @@ export function lineReader(path: string, collection: string, limits: FileLimits)
   }
 
   /**
-   * The shape cutover and most apps write, `{"key":"<no escapes>","value":<JSON>}`, without parsing
-   * the line twice (JSON.parse to validate, then a scan for the value's text): the value's text is
-   * everything between `,"value":` and the final `}`, and JSON.parse of that text alone both validates
-   * it and proves nothing else follows it. Any other shape returns null and takes the general path.
+   * The shape cutover and most apps write, `{"key":"<no escapes>","value":<JSON>}`, in the line
+   * `text[cs, cn)` (bytes `buf[bs, bn)`), without parsing the line twice (JSON.parse to validate, then a
+   * scan for the value's text): the value's text is everything between `,"value":` and the final `}`,
+   * and JSON.parse of that text alone both validates it and proves nothing else follows it. Without
+   * `validateJson` the value's extent is proved by its structure alone (spansOneValue) and its syntax
+   * left to the target, which saves the parse, about half of the reader's CPU. Returns the index of the
+   * key's closing quote, or -1 for any other shape, which takes the general path.
    */
-  function fastPut(text: string, end: number, line: number): Line | null {
-    if (!text.startsWith('{"key":"') || text.charCodeAt(text.length - 1) !== 125) return null;
-    const keyEnd = text.indexOf('"', 8);
-    if (keyEnd < 0 || !text.startsWith(',"value":', keyEnd + 1)) return null;
-    const key = text.slice(8, keyEnd);
-    if (key.includes('\\') || CONTROL.test(key)) return null;
-    const value = text.slice(keyEnd + 10, text.length - 1);
-    try {
-      JSON.parse(value);
-    } catch {
-      return null;
+  function fastKeyEnd(text: string, cs: number, cn: number, buf: Buffer, bs: number, bn: number): number {
+    if (!text.startsWith('{"key":"', cs) || text.charCodeAt(cn - 1) !== 125) return -1;
+    const keyEnd = text.indexOf('"', cs + 8);
+    if (keyEnd < 0 || keyEnd >= cn || !text.startsWith(',"value":', keyEnd + 1)) return -1;
+    const key = text.slice(cs + 8, keyEnd);
+    if (key.includes('\\') || CONTROL.test(key)) return -1;
+    if (!validateJson) {
+      // The same bounds in the line's bytes (the key holds no quote, and no byte of a multi-byte UTF-8
+      // character is one), where the scan runs several times faster than over the string.
+      if (!spansOneValue(buf, buf.indexOf(0x22, bs + 8) + 10, bn - 1)) return -1;
+    } else {
+      try {
+        JSON.parse(text.slice(keyEnd + 10, cn - 1));
+      } catch {
+        return -1;
+      }
     }
-    if (keyProblem(key) !== null || value.length * 3 > limits.maxValueBytes) return null;
-    return { end, line, put: { key, value } };
+    if (keyProblem(key) !== null || (cn - 1 - keyEnd - 10) * 3 > limits.maxValueBytes) return -1;
+    return keyEnd;
+  }
+
+  /**
+   * Every line from byte `from` on, packed for the trip from the parse worker: the records' keys and
+   * values as one array of strings and two numbers a line, instead of two objects a record, which
+   * structured clone handles far more slowly. A pack holds about PACK_BYTES of lines, so that the
+   * worker's share of memory stays small.
+   */
+  async function* packedLines(from: number, signal?: AbortSignal): AsyncGenerator<PackedLines> {
+    let line = await lineNumberAt(from);
+    for await (const c of chunks(path, from, maxLine)) {
+      signal?.throwIfAborted();
+      if ('oversized' in c) {
+        yield { strings: [], firstLine: line, fields: Float64Array.of(KIND_OTHER, c.oversized.end), others: [oversized(c.oversized, line++)] };
+        continue;
+      }
+      for (let s = 0; s < c.buf.length; ) {
+        const cut = s + PACK_BYTES >= c.buf.length ? -1 : c.buf.indexOf(NL, s + PACK_BYTES);
+        const e = cut < 0 ? c.buf.length : cut + 1;
+        const packed = pack(c.buf.subarray(s, e), c.pos + s, line);
+        line += packed.fields.length / PACKED_FIELDS;
+        yield packed;
+        s = e;
+      }
+    }
+  }
+
+  /** The lines of `buf` (complete lines, starting at byte `pos` of the file, the first numbered `line`). */
+  function pack(buf: Buffer, pos: number, line: number): PackedLines {
+    const firstLine = line;
+    const ascii = isAscii(buf);
+    const fields = new Float64Array((countNewlines(buf) + (buf[buf.length - 1] === NL ? 0 : 1)) * PACKED_FIELDS);
+    const strings: string[] = [];
+    const others: Line[] = [];
+    for (let s = 0, f = 0; s < buf.length; f += PACKED_FIELDS) {
+      const nl = buf.indexOf(NL, s);
+      const e = nl < 0 ? buf.length : nl + 1;
+      const l = parseLine(buf, s, e, pos + e, line++, nl < 0, ascii);
+      fields[f + 1] = l.end;
+      if ('put' in l && typeof l.put.value === 'string' && l.put.updatedAt === undefined && l.put.version === undefined) {
+        fields[f] = KIND_PUT;
+        strings.push(l.put.key, l.put.value);
+      } else {
+        fields[f] = KIND_OTHER;
+        others.push(l);
+      }
+      s = e;
+    }
+    return { strings, firstLine, fields, others };
   }
 
   /** Every line from byte `from` on, a chunk's worth at a time. */
   async function* lines(from: number, signal?: AbortSignal): AsyncGenerator<Line[]> {
-    let line = 1;
-    if (from > 0) for await (const c of chunks(path, 0, maxLine)) {
-      if ('oversized' in c) {
-        if (c.oversized.end > from) break;
-        line++;
-      } else if (c.pos + c.buf.length <= from) line += countNewlines(c.buf);
-      else {
-        line += countNewlines(c.buf.subarray(0, from - c.pos));
-        break;
-      }
-    }
+    let line = await lineNumberAt(from);
     for await (const c of chunks(path, from, maxLine)) {
       signal?.throwIfAborted();
       if ('oversized' in c) {
-        const m = /^\s*\{\s*"key"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(c.oversized.head.toString('utf8'));
-        const key = m ? (JSON.parse(m[1]!) as string) : null;
-        const reason = `line is ${c.oversized.end - c.oversized.pos} bytes, too long for maxValueBytes (${limits.maxValueBytes})`;
-        yield [{ end: c.oversized.end, line, reject: reject(collection, key, at(line), reason) }];
-        line++;
+        yield [oversized(c.oversized, line++)];
         continue;
       }
       const out: Line[] = [];
@@ -208,5 +257,84 @@ export function lineReader(path: string, collection: string, limits: FileLimits)
     }
   }
 
-  return { parseLine, lines };
+  /** The number of the line that starts at byte `from` (1 for the start of the file). */
+  async function lineNumberAt(from: number): Promise<number> {
+    let line = 1;
+    if (from > 0) for await (const c of chunks(path, 0, maxLine)) {
+      if ('oversized' in c) {
+        if (c.oversized.end > from) break;
+        line++;
+      } else if (c.pos + c.buf.length <= from) line += countNewlines(c.buf);
+      else {
+        line += countNewlines(c.buf.subarray(0, from - c.pos));
+        break;
+      }
+    }
+    return line;
+  }
+
+  function oversized(o: { pos: number; end: number; head: Buffer }, line: number): Line {
+    const m = /^\s*\{\s*"key"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(o.head.toString('utf8'));
+    const key = m ? (JSON.parse(m[1]!) as string) : null;
+    const reason = `line is ${o.end - o.pos} bytes, too long for maxValueBytes (${limits.maxValueBytes})`;
+    return { end: o.end, line, reject: reject(collection, key, at(line), reason) };
+  }
+
+  return { parseLine, lines, packedLines };
+}
+
+const PACK_BYTES = 64 * 1024;
+
+/** Numbers per line in PackedLines.fields: kind, end. */
+export const PACKED_FIELDS = 2;
+/** The line is a record of the next two of `strings`, key and JSON text. */
+export const KIND_PUT = 1;
+/** The line is the next of `others`, parsed in full. */
+export const KIND_OTHER = 0;
+
+/** One chunk's lines (see packedLines); `end` is the byte offset after each line, its cursor. */
+export interface PackedLines {
+  strings: string[];
+  firstLine: number;
+  fields: Float64Array;
+  others: Line[];
+}
+
+const SCALAR = /^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)$/;
+
+/**
+ * Whether the UTF-8 bytes `b[s, e)` are exactly one JSON value by their structure: an object or array
+ * whose brackets (outside strings) close at the last byte, a string whose closing quote is the last
+ * byte, or a number or literal. This finds the value's extent in a line that is valid JSON; it does not
+ * validate the syntax inside, which is the target's job when the caller chose not to validate.
+ */
+export function spansOneValue(b: Uint8Array, s: number, e: number): boolean {
+  if (s >= e) return false;
+  const first = b[s]!;
+  if (first === 0x22) return stringEnd(b, s, e) === e - 1;
+  if (first !== 0x7b && first !== 0x5b) return SCALAR.test(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1'));
+  let depth = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      i = stringEnd(b, i, e);
+      if (i < 0) return false;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 0) return i === e - 1;
+    }
+  }
+  return false;
+}
+
+/** The index of the quote closing the string that opens at `s`, or -1. Strings are most of a JSON
+ * text, so the quotes are found by the native indexOf; a quote after an odd run of backslashes is
+ * escaped. */
+function stringEnd(b: Uint8Array, s: number, e: number): number {
+  for (let i = b.indexOf(0x22, s + 1); i !== -1 && i < e; i = b.indexOf(0x22, i + 1)) {
+    let k = i - 1;
+    while (b[k] === 0x5c) k--;
+    if ((i - 1 - k) % 2 === 0) return i;
+  }
+  return -1;
 }

@@ -1,30 +1,32 @@
 /**
  * The JSONL parse worker: reads and parses a log from a byte offset in its own thread and posts each
- * chunk's parsed lines to the scan, which only has to batch them. Parsing (UTF-8 checks, JSON.parse
+ * chunk's parsed lines (packed: see packedLines) to the scan, which only has to batch them. Parsing (UTF-8 checks, JSON.parse
  * of every value) is most of a JSONL scan's CPU time; on another core it overlaps with the target's
- * writes. At most AHEAD chunks wait unacknowledged, so memory stays bounded.
+ * writes. At most AHEAD packs wait unacknowledged, so memory stays bounded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FileLimits } from './file-io.js';
-import { lineReader } from './file-jsonl-lines.js';
+import { lineReader, type PackedLines } from './file-jsonl-lines.js';
 
 export interface WorkerInput {
   path: string;
   collection: string;
   limits: FileLimits;
   from: number;
+  validateJson: boolean;
 }
 
 export type WorkerMessage =
-  | { lines: unknown[] }
+  | { packed: PackedLines }
   | { done: true }
   | { error: { message: string; code?: string; name?: string } };
 
-const AHEAD = 3;
+// About 3 MiB of packs (see PACK_BYTES in file-jsonl-lines.ts), about a 5,000-record batch and a half.
+const AHEAD = 48;
 
 async function run(): Promise<void> {
   const port = parentPort!;
-  const { path, collection, limits, from } = workerData as WorkerInput;
+  const { path, collection, limits, from, validateJson } = workerData as WorkerInput;
   let unacknowledged = 0;
   let wake: (() => void) | null = null;
   port.on('message', () => {
@@ -33,8 +35,8 @@ async function run(): Promise<void> {
     wake = null;
   });
   try {
-    for await (const lines of lineReader(path, collection, limits).lines(from)) {
-      port.postMessage({ lines } satisfies WorkerMessage);
+    for await (const packed of lineReader(path, collection, limits, { validateJson }).packedLines(from)) {
+      port.postMessage({ packed } satisfies WorkerMessage, [packed.fields.buffer as ArrayBuffer]);
       unacknowledged++;
       while (unacknowledged >= AHEAD) await new Promise<void>((resolve) => (wake = resolve));
     }

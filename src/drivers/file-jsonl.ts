@@ -27,13 +27,13 @@ import { ConfigurationError } from '../core/errors.js';
 import { valueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, ScanOptions } from '../core/store.js';
 import { syncDir, type CollectionLayout, type FileLimits } from './file-io.js';
-import { NL, chunks, countNewlines, lineReader, maxLineBytes } from './file-jsonl-lines.js';
+import { KIND_PUT, NL, PACKED_FIELDS, chunks, countNewlines, lineReader, maxLineBytes } from './file-jsonl-lines.js';
 import { workerLines } from './file-jsonl-worker-client.js';
 
 const DELETED = Buffer.from('"deleted"');
 
 export function jsonlLayout(path: string, collection: string, limits: FileLimits): CollectionLayout {
-  const { parseLine, lines } = lineReader(path, collection, limits);
+  const { parseLine, lines, packedLines } = lineReader(path, collection, limits);
   const maxLine = maxLineBytes(limits);
 
   /** Keys deleted by a tombstone after `from`, with the offset after their last tombstone. */
@@ -168,15 +168,29 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
       const batchSize = Math.max(1, options.batchSize ?? 1000);
       const dead = await tombstones(from);
       let batch: ScanBatch = { records: [], rejects: [], cursor: String(from), locations: [] };
-      const source = (await workerLines(path, collection, limits, from, options.signal)) ?? lines(from, options.signal);
-      for await (const chunk of source) {
-        for (const l of chunk) {
-          batch.cursor = String(l.end);
-          if ('put' in l) {
-            if ((dead.get(l.put.key) ?? -1) > l.end) continue;
-            batch.records.push(l.put);
-            batch.locations!.push(`${path}:line ${l.line}`);
-          } else if ('reject' in l) batch.rejects.push(l.reject);
+      const validateJson = options.validateJson ?? true;
+      const source = (await workerLines(path, collection, limits, from, validateJson, options.signal))
+        ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson }).packedLines)(from, options.signal);
+      for await (const { strings, firstLine, fields, others } of source) {
+        let other = 0;
+        let string = 0;
+        for (let f = 0, line = firstLine; f < fields.length; f += PACKED_FIELDS, line++) {
+          const end = fields[f + 1]!;
+          batch.cursor = String(end);
+          if (fields[f] === KIND_PUT) {
+            const key = strings[string++]!;
+            const value = strings[string++]!;
+            if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;
+            batch.records.push({ key, value });
+            batch.locations!.push(`${path}:line ${line}`);
+          } else {
+            const l = others[other++]!;
+            if ('put' in l) {
+              if ((dead.get(l.put.key) ?? -1) > l.end) continue;
+              batch.records.push(l.put);
+              batch.locations!.push(`${path}:line ${l.line}`);
+            } else if ('reject' in l) batch.rejects.push(l.reject);
+          }
           if (batch.records.length + batch.rejects.length >= batchSize) {
             yield batch;
             options.signal?.throwIfAborted();

@@ -74,6 +74,8 @@ export function createFileStore(url: string, options: OpenOptions & FileOptions 
     // `until` is a key bound; a JSONL collection's cursor is a byte offset, so it cannot honour one.
     rangeScan: layout !== 'jsonl',
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
 
   let opening: Promise<void> | null = null;

@@ -47,6 +47,8 @@ export function createMemoryStore(url = 'memory:'): Store {
     transactionalCheckpoint: true,
     rangeScan: true,
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
   const location = name ? `memory:${name}` : 'memory:';
   const table = (collection: string) => data.collections.get(collection);

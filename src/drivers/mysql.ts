@@ -41,6 +41,8 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
     transactionalCheckpoint: true,
     rangeScan: true,
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
   let pool: mysql.Pool | null = null;
   let ready: Promise<number> | null = null;

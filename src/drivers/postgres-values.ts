@@ -23,13 +23,42 @@ export function pgJsonProblem(text: string): string | null {
     const problem = escapeProblem(text);
     if (problem) return problem;
   }
-  if ((text.indexOf('-0') !== -1 && NEGATIVE_ZERO_HINT.test(text)) || BIG_EXPONENT_HINT.test(text)) return numberProblem(text);
+  if (negativeZeroHint(text) || bigExponentHint(text)) return numberProblem(text);
   return null;
 }
 
 // Candidates only: both may match inside strings; numberProblem decides with a real tokenizer.
-const NEGATIVE_ZERO_HINT = /-0(?:\.0*)?(?:[eE][+-]?\d+)?(?![0-9.eE])/;
-const BIG_EXPONENT_HINT = /[0-9][eE][+-]?0*[1-9][0-9]{3}/;
+const BIG_EXPONENT_HINT = /[0-9][eE][+-]?0*[1-9][0-9]{3}/g;
+
+/**
+ * An exponent of four digits or more on a number that stands alone: matches inside hex ids and words
+ * ("a5e1234f", common in app data) are passed over by looking at what precedes the digits.
+ */
+function bigExponentHint(text: string): boolean {
+  BIG_EXPONENT_HINT.lastIndex = 0;
+  for (let m = BIG_EXPONENT_HINT.exec(text); m; m = BIG_EXPONENT_HINT.exec(text)) {
+    let i = m.index;
+    for (let c = text.charCodeAt(i - 1); (c >= 0x30 && c <= 0x39) || c === 0x2e; c = text.charCodeAt(--i - 1));
+    const before = text.charCodeAt(i - 1);
+    const word = (before >= 0x41 && before <= 0x5a) || (before >= 0x61 && before <= 0x7a) || before === 0x5f;
+    if (!word) return true;
+  }
+  return false;
+}
+
+/**
+ * A "-0" where a JSON number can start (after `:`, `,`, `[` or whitespace) and not followed by a digit:
+ * dates ("2025-01-17") and ids ("a-0") are passed over without a regex, which matters because most
+ * records carry a date.
+ */
+function negativeZeroHint(text: string): boolean {
+  for (let i = text.indexOf('-0'); i !== -1; i = text.indexOf('-0', i + 2)) {
+    const before = i === 0 ? 0x20 : text.charCodeAt(i - 1);
+    const after = text.charCodeAt(i + 2);
+    if ((before === 0x3a || before === 0x2c || before === 0x5b || before <= 0x20) && !(after >= 0x30 && after <= 0x39)) return true;
+  }
+  return false;
+}
 
 const ESCAPES = /(\\+)u(0000|[dD][89abAB][0-9a-fA-F]{2}|[dD][c-fC-F][0-9a-fA-F]{2})/g;
 const LOW_ESCAPE = /^\\u[dD][c-fC-F][0-9a-fA-F]{2}/;

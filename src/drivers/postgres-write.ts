@@ -17,7 +17,8 @@
 import type { PoolClient } from 'pg';
 import type { RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
-import type { TargetCheckpoint } from '../core/store.js';
+import { PipelineYield } from '../core/errors.js';
+import type { TargetCheckpoint, WritePipeline } from '../core/store.js';
 import { STAGE_META, copyErrorLine, copyRecords, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
 import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, copyColumns, quoteIdent, upsertFromStageSql } from './postgres-sql.js';
 
@@ -32,6 +33,8 @@ export interface BatchWrite {
   records: StoredRecord[];
   mode: 'upsert' | 'load';
   checkpoint?: TargetCheckpoint | undefined;
+  /** Pipelined: signal once staged, commit only after the batch before (see WritePipeline). */
+  pipeline?: WritePipeline | undefined;
 }
 
 /** A failure of one record's data rather than of the batch or the connection. */
@@ -80,6 +83,10 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
         landed -= rejected.length;
       }
     }
+    if (w.pipeline) {
+      w.pipeline.onStaged();
+      await w.pipeline.commitAfter;
+    }
     const finish: string[] = [];
     if (w.mode === 'upsert' && landed > 0) finish.push(upsertFromStageSql(w.table, withMeta));
     if (w.checkpoint) finish.push(checkpointUpsertSql(w.schema, w.checkpoint.id, w.checkpoint.cursor, w.checkpoint.data));
@@ -89,7 +96,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   } catch (err) {
     // A dead connection cannot roll back; the server has already aborted the transaction.
     await client.query('ROLLBACK').catch(() => undefined);
-    if (err instanceof BatchFailure) throw err;
+    if (err instanceof BatchFailure || err instanceof PipelineYield) throw err;
     throw new BatchFailure(w.records[0]?.key, err);
   }
 }

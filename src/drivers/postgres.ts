@@ -9,7 +9,8 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { lastWins, partitionRecords } from '../core/batch.js';
-import { ConfigurationError, CutoverError, StoreError, type RejectInfo } from '../core/errors.js';
+import { cutPositions, splitPointsOf } from '../core/split-points.js';
+import { ConfigurationError, CutoverError, PipelineYield, StoreError, type RejectInfo } from '../core/errors.js';
 import { compareKeys } from '../core/key-order.js';
 import { collectionNameProblem, keyProblem, type StoredRecord } from '../core/record.js';
 import type {
@@ -72,6 +73,9 @@ const CAPABILITIES: Capabilities = {
   transactionalCheckpoint: true,
   rangeScan: true,
   bulkLoad: true,
+  // jsonb input refuses malformed JSON with a data error that the batch writer pins on one record.
+  validatesJson: true,
+  pipelinedWrites: true,
 };
 
 const MISSING_TABLE = new Set(['42P01', '3F000']);
@@ -137,7 +141,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     } catch (err) {
       // Keep a connection only after a plain SQL error; anything else may have left it mid-protocol.
       const cause = err instanceof BatchFailure ? err.cause : err;
-      if (!(cause instanceof pg.DatabaseError) || codeOf(cause)?.startsWith('57') || codeOf(cause)?.startsWith('08')) {
+      if (!(cause instanceof pg.DatabaseError) && !(cause instanceof PipelineYield) || codeOf(cause)?.startsWith('57') || codeOf(cause)?.startsWith('08')) {
         broken = cause instanceof Error ? cause : new Error(String(cause));
       }
       throw err;
@@ -264,6 +268,25 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       return true;
     },
 
+    async splitPoints(collection, parts) {
+      const table = tableName(schema, collection);
+      return attempt('split', collection, async () => {
+        await ready();
+        const pool = getPool();
+        try {
+          const count = Number((await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]!.n);
+          const pairs: string[][] = [];
+          for (const at of cutPositions(count, parts)) {
+            pairs.push((await pool.query<{ key: string }>(`SELECT key FROM ${table} ORDER BY key LIMIT 2 OFFSET $1`, [at])).rows.map((r) => r.key));
+          }
+          return splitPointsOf(pairs);
+        } catch (err) {
+          if (MISSING_TABLE.has(codeOf(err) ?? '')) return [];
+          throw err;
+        }
+      });
+    },
+
     scan(collection: string, opts: ScanOptions = {}): AsyncIterable<ScanBatch> {
       const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
       return (async function* () {
@@ -312,13 +335,18 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const batch = lastWins(accepted);
       if (batch.length === 0 && !opts.checkpoint) return { written: 0, rejected };
       const mode = opts.mode ?? 'upsert';
+      const pipeline = opts.pipeline;
       return attempt(mode === 'load' ? 'bulk load' : 'write', collection, async () => {
         const write = async () => {
           await ensureTable(collection);
           if (opts.checkpoint) await ensureCheckpointTable();
+          // Before taking a connection: the batch before holds one and will finish without another.
+          await pipeline?.beginAfter;
           return withClient(async (client) => {
-            const w = { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint };
+            const w = { schema, table, collection, location: where, records: batch, mode, checkpoint: opts.checkpoint, pipeline };
             if (mode === 'upsert' && batch.length > 0 && batch.length <= SMALL_BATCH && !hasMeta(batch)) {
+              // One statement commits at once, so it may only run once the batch before has committed.
+              await pipeline?.commitAfter;
               const refused = await writeSmallBatch(client, w);
               if (refused) return refused;
             }

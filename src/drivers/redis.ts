@@ -57,6 +57,8 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
     transactionalCheckpoint: true,
     rangeScan: false,
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
   const client = new Redis({
     host: layout.host,

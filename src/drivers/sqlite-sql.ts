@@ -18,6 +18,8 @@ export interface TableSql {
   deleteOne: string;
   count: string;
   stats: string;
+  /** Two keys: the one at a 0-based position (OFFSET ?) and the one after it. */
+  keysAt: string;
   /** `keyValue`: only the key and value columns (rows of two). */
   scan(after: boolean, until: boolean, keyValue?: boolean): string;
   getMany(n: number): string;
@@ -42,6 +44,7 @@ export function tableSql(collection: string): TableSql {
     upsertRows: `INSERT INTO ${t} (${COLUMNS}) VALUES ${'(?, ?, ?, ?), '.repeat(UPSERT_ROWS - 1)}(?, ?, ?, ?) ${ON_CONFLICT}`,
     deleteOne: `DELETE FROM ${t} WHERE key = ?`,
     count: `SELECT count(*) FROM ${t}`,
+    keysAt: `SELECT key FROM ${t} ORDER BY key LIMIT 2 OFFSET ?`,
     // octet_length: bytes of text as UTF-8 without reading it as characters (length() counts characters).
     stats: `SELECT count(*), coalesce(sum(octet_length(value)), 0) FROM ${t}`,
     scan(after, until, keyValue = false) {

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { assertCollectionName, partitionRecords } from '../core/batch.js';
+import { cutPositions, splitPointsOf } from '../core/split-points.js';
 import { ConfigurationError, CutoverError, StoreError, isTransient } from '../core/errors.js';
 import { compareKeys } from '../core/key-order.js';
 import type { StoredRecord } from '../core/record.js';
@@ -132,6 +133,8 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
     rangeScan: true,
     // A plain INSERT measured no faster than the upsert in SQLite, so 'load' takes the upsert path.
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
 
   let db: Db | null = null;
@@ -242,6 +245,15 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
 
     async isOrdered() {
       return true;
+    },
+
+    async splitPoints(collection, parts) {
+      return run('split', collection, (conn) => {
+        const t = table(conn, collection, false);
+        if (!t) return [];
+        const count = Number(prepared(conn, t, t.sql.count, false).pluck().get());
+        return splitPointsOf(cutPositions(count, parts).map((at) => prepared(conn, t, t.sql.keysAt, false).pluck().all(at) as string[]));
+      });
     },
 
     async *scan(collection: string, opts: ScanOptions = {}): AsyncIterable<ScanBatch> {

@@ -89,6 +89,8 @@ function intersect(a: Capabilities, b: Capabilities): Capabilities {
     // A checkpoint belongs to one migration target, not to a pair of stores.
     transactionalCheckpoint: false,
     bulkLoad: false,
+    validatesJson: false,
+    pipelinedWrites: false,
   };
 }
 

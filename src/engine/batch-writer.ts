@@ -6,10 +6,13 @@
  *   on its own (an empty batch carrying it) so it still commits only after every piece did.
  * A bulk-load attempt ('load') falls back to 'upsert' for any retry or bisection: after an ambiguous
  * failure some rows may already be there, and only upsert is safe to repeat.
+ * Pipelined (pipeline.ts): only the first attempt overlaps the batch before; its failure makes the next
+ * batch give way, and every later attempt waits until the batch before has settled.
  */
-import { describeError, isTransient, type RejectInfo } from '../core/errors.js';
+import { PipelineYield, describeError, isTransient, type RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
 import type { PutOptions, Store, TargetCheckpoint } from '../core/store.js';
+import type { BatchSignals } from './pipeline.js';
 import type { Retrier } from './retry.js';
 
 export interface BatchWriteOptions {
@@ -21,6 +24,8 @@ export interface BatchWriteOptions {
   failFast: boolean;
   /** Source location of a record, for the rejects file. */
   locate: (record: StoredRecord) => string;
+  /** Overlap with the batch before: its signals, its whole write, and this batch's own signals. */
+  pipeline?: { previous: BatchSignals; previousDone: Promise<void>; own: BatchSignals };
 }
 
 export interface BatchWriteResult {
@@ -30,17 +35,33 @@ export interface BatchWriteResult {
 
 export async function writeBatch(records: StoredRecord[], o: BatchWriteOptions): Promise<BatchWriteResult> {
   let attempt = 0;
+  const pipeline = o.pipeline;
   const put = (recs: StoredRecord[], mode: 'upsert' | 'load', checkpoint?: TargetCheckpoint) =>
     o.retrier(async () => {
-      const options: PutOptions = { mode: attempt++ === 0 ? mode : 'upsert' };
+      const first = attempt++ === 0;
+      const options: PutOptions = { mode: first ? mode : 'upsert' };
       if (checkpoint) options.checkpoint = checkpoint;
-      return o.target.putMany(o.collection, recs, options);
+      if (pipeline && first) options.pipeline = pipeline.previous.pipelineFor(pipeline.own);
+      else if (pipeline) await pipeline.previousDone;
+      try {
+        return await o.target.putMany(o.collection, recs, options);
+      } catch (err) {
+        if (first) pipeline?.own.markTrouble();
+        throw err;
+      }
     });
 
   try {
     const res = await put(records, o.mode, o.checkpoint);
     return { written: res.written, rejected: res.rejected.map((r) => withLocation(r, records, o)) };
   } catch (err) {
+    if (err instanceof PipelineYield) {
+      // The batch before failed its first attempt: write this one again, in order, once it has settled.
+      await pipeline!.previousDone;
+      const { pipeline: _, ...sequential } = o;
+      return writeBatch(records, sequential);
+    }
+    if (pipeline) await pipeline.previousDone;
     if (isTransient(err) || records.length === 0) throw err;
     if (o.mode !== 'load' && o.failFast) throw err;
   }

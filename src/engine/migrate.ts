@@ -17,8 +17,11 @@ import { RejectsFile } from './rejects-file.js';
 import { createRetrier, type RetryOptions } from './retry.js';
 import { loadTransform } from './transform.js';
 import { copyUnit, FailFastStop } from './unit-copier.js';
-import { splitRanges } from './split.js';
+import { partsFor, splitRanges } from './split.js';
 import { processAlive } from '../state/process-alive.js';
+
+/** Units copied at once. */
+const DEFAULT_CONCURRENCY = 4;
 
 export interface MigrateOptions {
   from: string;
@@ -40,8 +43,13 @@ export interface MigrateOptions {
   failFast?: boolean;
   /** Forget earlier progress of this migration and start again. */
   restart?: boolean;
-  /** Split each collection into this many key ranges copied in parallel (ordered sources). */
+  /**
+   * Split each collection into this many key ranges copied in parallel (ordered sources); 1 never
+   * splits. Default: automatic for big collections (see split.ts).
+   */
   split?: number;
+  /** Records per range when splitting automatically. @default AUTO_SPLIT_RECORDS (500,000) */
+  autoSplitRecords?: number;
   /** Allow bulk load into empty target collections (default true). */
   bulkLoad?: boolean;
   retry?: RetryOptions;
@@ -129,7 +137,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
       const plans = await planCollections(source, target, collections, false);
       const planned: Parameters<StateStore['addUnits']>[0] = [];
       for (const plan of plans) {
-        const ranges = options.split && options.split > 1 ? await splitRanges(source, plan.collection, options.split, plan.records) : [null];
+        const parts = partsFor(source, plan.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
+        const ranges = parts > 1 ? await splitRanges(source, plan.collection, parts, plan.records) : [null];
         ranges.forEach((range, i) => {
           planned.push({
             migrationId: id,
@@ -170,7 +179,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
       emit: (e: MigrationEvent) => emit(e),
     };
     const todo = units.filter((u) => u.status !== 'done');
-    const outcomes = await runPool(todo, options.concurrency ?? 4, async (unit: UnitRow) => {
+    const outcomes = await runPool(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (unit: UnitRow) => {
       try {
         return await copyUnit(unit, ctx);
       } catch (err) {

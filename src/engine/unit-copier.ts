@@ -20,6 +20,7 @@ import { valueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, Store } from '../core/store.js';
 import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
 import { writeBatch } from './batch-writer.js';
+import { BatchSignals, firstSignals } from './pipeline.js';
 import type { EventListener, UnitProgress } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { RejectsFile } from './rejects-file.js';
@@ -85,9 +86,8 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       etaSeconds: left !== null && rate > 0 ? left / rate : null,
     };
   };
-  const recordRejects = (rejects: RejectInfo[]) => {
+  const appendRejects = (rejects: RejectInfo[]) => {
     if (rejects.length === 0) return;
-    counters.rejected += rejects.length;
     ctx.rejects.append(rejects);
     for (const reject of rejects) ctx.emit({ type: 'reject', migrationId, unit: unit.unit, reject });
   };
@@ -96,8 +96,11 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   // A transient read failure (the source restarted, a connection dropped) is retried like a write: the
   // scan is opened again from the cursor of the last batch read, so it yields the failed batch again.
   let readFrom = cursor ?? unit.rangeAfter;
+  // A target that refuses malformed JSON itself (per record, pinned back on the source line) spares the
+  // source a parse of every value.
+  const validateJson = !target.capabilities.validatesJson;
   const openScan = () => source
-    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, signal: scanAbort.signal })
+    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, validateJson, signal: scanAbort.signal })
     [Symbol.asyncIterator]();
   let iterator = openScan();
   const readNext = () => retrier(async () => {
@@ -115,6 +118,12 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   let pending: Promise<IteratorResult<ScanBatch>> | null = readNext();
   let outcome: UnitOutcome = 'done';
   const elapsedBefore = unit.elapsedMs;
+  // Pipelined targets get batch k's rows while k-1 commits (pipeline.ts); the rest one batch at a time.
+  const pipelined = inTargetCheckpoint && target.capabilities.pipelinedWrites;
+  // What the target's checkpoint records: the counters as if every batch in flight lands whole.
+  const predicted: UnitCounters = { ...counters };
+  let previous: InFlight | null = null;
+  let latest: InFlight | null = null;
   try {
     while (pending) {
       const next = await pending;
@@ -126,10 +135,17 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       }
       pending = readNext();
       pending.catch(() => undefined); // surfaced when awaited; avoids an unhandled rejection while we write
-      const batch = next.value;
-      await writeOne(batch);
-      ctx.emit({ type: 'progress', ...progress() });
+      latest = startWrite(next.value, previous);
+      // Batch k-1 is recorded before k+1 is read: two batches in flight at most.
+      if (previous) await previous.done;
+      if (pipelined) previous = latest;
+      else await latest.done;
     }
+    if (previous) await previous.done;
+  } catch (err) {
+    // No transaction may outlive the unit: let the batch in flight give way or finish first.
+    await latest?.done.catch(() => undefined);
+    throw err;
   } finally {
     scanAbort.abort();
     await iterator.return?.().catch(() => undefined);
@@ -143,10 +159,26 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   ctx.emit({ type: 'unit-done', status: outcome === 'done' ? 'done' : 'paused', ...progress() });
   return outcome;
 
-  async function writeOne(batch: ScanBatch): Promise<void> {
+  /** Writes a batch; its bookkeeping (counters, rejects, the state checkpoint) runs after the previous batch's. */
+  function startWrite(batch: ScanBatch, before: InFlight | null): InFlight {
+    const signals = new BatchSignals();
+    const done = (async () => {
+      try {
+        await writeOne(batch, signals, before);
+        signals.markCommitted();
+      } catch (err) {
+        signals.markTrouble();
+        throw err;
+      }
+    })();
+    done.catch(() => undefined); // awaited by the loop, in order
+    return { signals, done };
+  }
+
+  async function writeOne(batch: ScanBatch, signals: BatchSignals, before: InFlight | null): Promise<void> {
     let records = batch.records;
     const rejects: RejectInfo[] = [...batch.rejects];
-    counters.read += records.length + batch.rejects.length;
+    const read = records.length + batch.rejects.length;
     let locations = batch.locations;
     const fallback = `${source.location} ${unit.collection}`;
     if (ctx.transform && records.length > 0) {
@@ -164,12 +196,12 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
     if (ctx.limiter && records.length > 0) await ctx.limiter.take(records.length);
     let bytes = 0;
     for (const r of records) bytes += valueSize(r.value);
-    const nextCounters = (written: number, rejected: number): UnitCounters => ({
-      ...counters, written: counters.written + written, rejected: counters.rejected + rejected, bytes: counters.bytes + bytes,
-    });
     // The rejects the source already knows are fsynced before anything is committed for this batch.
-    recordRejects(rejects);
-    const checkpointData = (written: number) => JSON.stringify(nextCounters(written, 0));
+    appendRejects(rejects);
+    Object.assign(predicted, {
+      read: predicted.read + read, written: predicted.written + records.length, rejected: predicted.rejected + rejects.length, bytes: predicted.bytes + bytes,
+    });
+    const checkpointData = JSON.stringify(predicted);
     const result = await writeBatch(records, {
       target,
       collection: unit.collection,
@@ -177,17 +209,28 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       retrier,
       failFast: ctx.failFast,
       locate,
-      ...(inTargetCheckpoint ? { checkpoint: { id: checkpointId, cursor: batch.cursor, data: checkpointData(records.length) } } : {}),
+      ...(inTargetCheckpoint ? { checkpoint: { id: checkpointId, cursor: batch.cursor, data: checkpointData } } : {}),
+      ...(pipelined ? { pipeline: { previous: before?.signals ?? firstSignals(), previousDone: before?.done ?? Promise.resolve(), own: signals } } : {}),
     });
-    recordRejects(result.rejected);
+    if (before) await before.done;
+    appendRejects(result.rejected);
+    const refused = records.length - result.written;
+    predicted.written -= refused;
+    predicted.rejected += refused;
+    counters.read += read;
+    counters.rejected += rejects.length + result.rejected.length;
     counters.written += result.written;
     counters.bytes += bytes;
-    if (ctx.failFast && counters.rejected > 0) {
-      state.checkpoint(migrationId, unit.unit, batch.cursor, counters, elapsedBefore + (performance.now() - started));
-      throw new FailFastStop(unit.collection);
-    }
     state.checkpoint(migrationId, unit.unit, batch.cursor, counters, elapsedBefore + (performance.now() - started));
+    if (ctx.failFast && counters.rejected > 0) throw new FailFastStop(unit.collection);
+    ctx.emit({ type: 'progress', ...progress() });
   }
+}
+
+interface InFlight {
+  signals: BatchSignals;
+  /** Settles once the batch is committed and recorded (or failed). */
+  done: Promise<void>;
 }
 
 export class FailFastStop extends Error {

@@ -224,6 +224,30 @@ export function runConformance(name: string, options: ConformanceOptions): void 
         expect(got).toEqual(sorted.filter((k) => compareKeys(k, lo) > 0 && compareKeys(k, hi) < 0));
       });
 
+      it('split points, where offered, cut the collection into ranges that cover every key once', async () => {
+        const c = fresh();
+        if (!store.splitPoints) return;
+        expect(await store.splitPoints(c, 3)).toEqual([]);
+        const sorted = [...ORDER_KEYS].sort(compareKeys);
+        await store.putMany(c, records(sorted));
+        for (const parts of [2, 3, 5]) {
+          const points = await store.splitPoints(c, parts);
+          expect(points).toHaveLength(parts - 1);
+          let after: string | null = null;
+          const seen: string[] = [];
+          const sizes: number[] = [];
+          for (const until of [...points.map((p) => p.key), null]) {
+            const part = (await scanAll(store, c, { after, until, batchSize: 4 })).records.map((r) => r.key);
+            sizes.push(part.length);
+            seen.push(...part);
+            after = points.find((p) => p.key === until)?.previous ?? null;
+          }
+          expect(seen, `${parts} parts`).toEqual(sorted);
+          for (const p of points) expect(sorted.indexOf(p.previous) + 1).toBe(sorted.indexOf(p.key));
+          expect(Math.max(...sizes) - Math.min(...sizes), `${parts} parts of ${sizes.join(', ')}`).toBeLessThanOrEqual(parts);
+        }
+      });
+
       it('stops when the signal is aborted', async () => {
         const c = fresh();
         await store.putMany(c, records(Array.from({ length: 30 }, (_, i) => `s${i}`)));

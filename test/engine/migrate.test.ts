@@ -229,6 +229,25 @@ describe('migrate', () => {
     await expectSameStores(source, inner, ['s']);
   });
 
+  it('splits a big collection by itself where the source finds the boundaries, unless --split 1', async () => {
+    const sqlite = await openStore(`sqlite:${join(dir, 'big.db')}`);
+    const memory = await seed({ b: 2500 });
+    await sqlite.putMany('b', (await scanAll(memory, 'b')).records);
+    await sqlite.putMany('small', (await scanAll(memory, 'b')).records.slice(0, 999));
+    await sqlite.close();
+    const auto = await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to: dst(), state: statePath(), autoSplitRecords: 1000, batchSize: 100 });
+    expect(auto.status).toBe('completed');
+    expect(auto.units.map((u) => u.unit).sort()).toEqual(['b#000', 'b#001', 'small']);
+    await expectSameStores(memory, await openStore(dst()), ['b']);
+    const off = await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to: `memory:off-${name}`, state: join(dir, 'off.db'), autoSplitRecords: 1000, split: 1 });
+    expect(off.units.map((u) => u.unit).sort()).toEqual(['b', 'small']);
+    // A JSONL log has no key ranges: never split.
+    const log = join(dir, 'log');
+    await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to: `file:${log}?layout=jsonl`, state: join(dir, 'log.db'), only: ['b'], split: 1 });
+    const fromLog = await migrate({ from: `file:${log}`, to: `memory:log-${name}`, state: join(dir, 'from-log.db'), autoSplitRecords: 1000 });
+    expect(fromLog.units.map((u) => u.unit)).toEqual(['b']);
+  });
+
   it('running a completed migration again changes nothing unless --restart', async () => {
     await seed({ r: 50 });
     const first = await migrate({ from: src(), to: dst(), state: statePath() });
