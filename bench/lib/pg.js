@@ -14,8 +14,13 @@ export function psql(sql) {
   return r.stdout.trim();
 }
 
+/**
+ * Drops the schema, then CHECKPOINT: the server writes out the dirty pages and WAL of earlier runs now,
+ * not during the next measured one (a 1M-row load leaves ~1 GB of WAL, which is max_wal_size here).
+ */
 export function dropSchema(schema) {
   psql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  psql('CHECKPOINT');
 }
 
 export function countRows(schema, table) {

@@ -52,6 +52,7 @@ async function pgloader(ctx, sqlitePath, schema, heapMB) {
   } catch {
     /* the table may not exist after a failed run */
   }
+  dropSchema(schema);
   return { run, rows };
 }
 
@@ -73,6 +74,8 @@ export async function runPostgres(ctx, log) {
     const r = await measure('psql', [...psqlArgs(), '-c', `\\copy bench_ceiling.${COLLECTION} (key, value) FROM '${tsv}'`], { timeoutS: ctx.timeoutS });
     if (r.code !== 0) throw new Error(`psql \\copy failed: ${r.stderr}`);
     checkCount('psql \\copy', countRows('bench_ceiling', COLLECTION), n);
+    // Dropped at once, so that autovacuum of this table cannot run during the next measured run.
+    dropSchema('bench_ceiling');
     return r;
   });
   rows.push(row('psql \\copy TSV (ceiling)', n, ceiling, { note: 'RSS is psql only' }));
@@ -83,6 +86,7 @@ export async function runPostgres(ctx, log) {
     dropSchema('bench_jsonl');
     const r = await migrate(ctx, 'jsonl-pg', `file:${jsonl}`, pgUrl('bench_jsonl'));
     checkCount('cutover JSONL -> postgres', countRows('bench_jsonl', COLLECTION), n);
+    dropSchema('bench_jsonl');
     return r;
   });
   rows.push(row('cutover JSONL -> postgres', n, fromJsonl));
@@ -93,6 +97,7 @@ export async function runPostgres(ctx, log) {
     dropSchema('bench_sqlite');
     const r = await migrate(ctx, 'sqlite-pg', `sqlite:${sqlitePath}`, pgUrl('bench_sqlite'));
     checkCount('cutover SQLite -> postgres', countRows('bench_sqlite', COLLECTION), n);
+    dropSchema('bench_sqlite');
     return r;
   });
   rows.push(row('cutover SQLite -> postgres', n, fromSqlite));

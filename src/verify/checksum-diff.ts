@@ -111,6 +111,8 @@ export interface ChecksumOptions {
   signal?: AbortSignal | undefined;
   /** Bisect with digests computed here when the databases cannot compute them (see VerifyTuning). */
   clientDigests?: boolean | undefined;
+  /** Called with both sides' record counts when the whole-collection digests already gave them. */
+  onTotals?: ((source: number, target: number) => void) | undefined;
 }
 
 export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCount: number, options: ChecksumOptions): Promise<'checksum-bisect' | 'sql-pushdown' | 'merge'> {
@@ -119,7 +121,7 @@ export async function checksumDiff(sides: MergeSides, tally: DiffTally, sourceCo
   if (hasRangeDigest(source) && hasRangeDigest(target)) {
     const [a, b] = await Promise.all([digestFamilyOf(source, options.signal), digestFamilyOf(target, options.signal)]);
     if (a === b) {
-      await pushdownRange(sides, tally, all, Infinity, options, source, target);
+      await pushdownRange(sides, tally, all, Infinity, options, source, target, options.onTotals);
       return 'sql-pushdown';
     }
   }
@@ -224,12 +226,14 @@ async function pushdownRange(
   options: ChecksumOptions,
   source: Store & RangeDigestSource,
   target: Store & RangeDigestSource,
+  onTotals?: (source: number, target: number) => void,
 ): Promise<void> {
   options.signal?.throwIfAborted();
   const [s, t] = await Promise.all([
     source.rangeDigest(sides.collection, range, options.signal),
     target.rangeDigest(sides.collection, range, options.signal),
   ]);
+  onTotals?.(s.count, t.count);
   sides.sourceMeter.addBytes(DIGEST_WIRE_BYTES);
   sides.targetMeter.addBytes(DIGEST_WIRE_BYTES);
   if (sameDigest(s, t)) {

@@ -62,9 +62,14 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       signal?.throwIfAborted();
       return step.done ? null : step.value;
     };
+    // The end of the last batch read in key order, while the source keeps to key order.
+    let sortedUpTo: string | null | undefined = null;
     const lookUp = (batch: ScanBatch | null) => {
       if (batch === null || batch.records.length === 0) return null;
-      const p = target.getMany(collection, batch.records.map((r) => r.key));
+      const keys = batch.records.map((r) => r.key);
+      const after = sortedUpTo !== undefined && ascending(keys, sortedUpTo) ? sortedUpTo : undefined;
+      sortedUpTo = after === undefined ? undefined : keys[keys.length - 1]!;
+      const p = (async () => (after !== undefined ? await rangeLookup(sides, keys, after, options) : null) ?? target.getMany(collection, keys))();
       p.catch(() => undefined); // awaited below; not unhandled if the source fails first
       return p;
     };
@@ -113,6 +118,35 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
   } finally {
     seen.dispose();
   }
+}
+
+/** Whether the keys ascend strictly, all after `after` (null: the start). */
+function ascending(keys: string[], after: string | null): boolean {
+  if (after !== null && compareKeys(keys[0]!, after) <= 0) return false;
+  for (let i = 1; i < keys.length; i++) if (compareKeys(keys[i - 1]!, keys[i]!) >= 0) return false;
+  return true;
+}
+
+/**
+ * A log written in key order (an export, cutover's own output) is looked up by reading the target's
+ * range after the previous batch up to this batch's last key: one ordered range read instead of a
+ * point lookup per key (about twice as fast on SQLite). Null when the target holds many more keys in
+ * that range than the batch (the source skips much of it), so point lookups are cheaper.
+ */
+async function rangeLookup(sides: MergeSides, keys: string[], after: string | null, options: LookupOptions): Promise<(StoredRecord | undefined)[] | null> {
+  const last = keys[keys.length - 1]!;
+  const found = new Map<string, StoredRecord>();
+  let read = 0;
+  const scanOptions = { after, batchSize: keys.length + 1, skipMetadata: true, ...(options.signal ? { signal: options.signal } : {}) };
+  scan: for await (const batch of sides.target.scan(sides.collection, scanOptions)) {
+    for (const r of batch.records) {
+      if (compareKeys(r.key, last) > 0) break scan;
+      found.set(r.key, r);
+    }
+    read += batch.records.length;
+    if (read > 2 * keys.length) return null;
+  }
+  return keys.map((k) => found.get(k));
 }
 
 /** Judges one source batch against its lookups, in order, so a later line of a key overrides an earlier one. */
