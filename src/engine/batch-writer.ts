@@ -42,7 +42,8 @@ export async function writeBatch(records: StoredRecord[], o: BatchWriteOptions):
       const options: PutOptions = { mode: first ? mode : 'upsert' };
       if (checkpoint) options.checkpoint = checkpoint;
       if (pipeline && first) options.pipeline = pipeline.previous.pipelineFor(pipeline.own);
-      else if (pipeline) await pipeline.previousDone;
+      // A failed batch before ends the unit: give way at once instead of retrying against its error.
+      else if (pipeline) await pipeline.previousDone.catch(() => Promise.reject(new PipelineYield()));
       try {
         return await o.target.putMany(o.collection, recs, options);
       } catch (err) {

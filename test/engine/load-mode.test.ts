@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { openStore, registerDriver } from '../../src/drivers/index.js';
 import { migrate } from '../../src/engine/migrate.js';
+import { faulty } from '../helpers/faulty-store.js';
 import { pgFixture, storeUrl, type PgFixture } from '../drivers/postgres-helpers.js';
 
 let fx: PgFixture;
@@ -66,6 +68,69 @@ describe('bulk load into an empty PostgreSQL table', () => {
       const i = Number(key.slice(1));
       expect(JSON.parse(value), key).toEqual({ v: i % 10 === 9 && i < 199 ? `again ${i}` : i });
     }
+  });
+
+  it('pipelined batches survive failed first attempts around them: transient errors, a poisoned record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const source = await openStore(`memory:pipeline-${fx.schema}`);
+    const records = Array.from({ length: 120 }, (_, i) => ({ key: `p${String(i).padStart(3, '0')}`, value: JSON.stringify({ i }) }));
+    await source.putMany('piped', records);
+    const inner = await openStore(storeUrl(fx.schema));
+    expect(inner.capabilities.pipelinedWrites).toBe(true);
+    let puts = 0;
+    // Every fourth write fails once with a connection error; p035's batch fails for good until bisected.
+    registerDriver(`faultypg${fx.schema.replaceAll("_", "")}`, () => faulty(inner, {
+      beforePut: () => {
+        if (++puts % 4 === 0) throw Object.assign(new Error('read ECONNRESET (injected)'), { code: 'ECONNRESET' });
+      },
+      poison: (k) => k === 'p035',
+    }));
+    const result = await migrate({ from: `memory:pipeline-${fx.schema}`, to: `faultypg${fx.schema.replaceAll("_", "")}:x`, state: join(dir, 'state.db'), batchSize: 10 });
+    expect(result.status).toBe('completed');
+    expect(result.rejectsTotal).toBe(1);
+    expect(result.totals.written).toBe(119);
+    const rows = (await fx.db.query(`SELECT key, value::text AS value FROM ${fx.table('piped')} ORDER BY key`)).rows as { key: string; value: string }[];
+    expect(rows.map((r) => r.key)).toEqual(records.filter((r) => r.key !== 'p035').map((r) => r.key));
+    for (const r of rows) expect(JSON.parse(r.value)).toEqual({ i: Number(r.key.slice(1)) });
+    const cp = (await fx.db.query(`SELECT cursor FROM ${fx.table('cutover_checkpoints')} WHERE id LIKE $1`, [`${result.id}/%`])).rows as { cursor: string }[];
+    expect(cp).toEqual([{ cursor: 'p119' }]);
+  });
+
+  it('a pipelined batch never commits before the batch before it, however slow that one is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const source = await openStore(`memory:order-${fx.schema}`);
+    const records = Array.from({ length: 80 }, (_, i) => ({ key: `o${String(i).padStart(3, '0')}`, value: JSON.stringify({ i }) }));
+    await source.putMany('ordered', records);
+    const inner = await openStore(storeUrl(fx.schema));
+    const committed: string[] = [];
+    let overlapped = 0;
+    let inFlight = 0;
+    const scheme = `slowpg${fx.schema.replaceAll('_', '')}`;
+    registerDriver(scheme, () => {
+      const wrapped = Object.create(inner) as typeof inner;
+      wrapped.putMany = async (collection, batch, options) => {
+        if (++inFlight > 1) overlapped++;
+        try {
+          const result = await inner.putMany(collection, batch, options);
+          // Every other batch is reported 150 ms after it committed: the next one, already streaming on
+          // its own connection, must still wait for the engine to record this one before it commits.
+          if (options?.pipeline && Number(batch[0]!.key.slice(1)) % 20 === 0) await new Promise((r) => setTimeout(r, 150));
+          committed.push(batch[0]!.key);
+          return result;
+        } finally {
+          inFlight--;
+        }
+      };
+      return wrapped;
+    });
+    const result = await migrate({ from: `memory:order-${fx.schema}`, to: `${scheme}:x`, state: join(dir, 'state.db'), batchSize: 10 });
+    expect(result.status).toBe('completed');
+    expect(overlapped).toBeGreaterThan(0);
+    expect(committed).toEqual(records.filter((_, i) => i % 10 === 0).map((r) => r.key));
+    const n = (await fx.db.query(`SELECT count(*)::int AS n FROM ${fx.table('ordered')}`)).rows[0] as { n: number };
+    expect(n.n).toBe(80);
   });
 
   it('hands JSON text to PostgreSQL unparsed: a malformed value is rejected with its file and line, the rest lands', async () => {
