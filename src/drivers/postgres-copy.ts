@@ -1,7 +1,7 @@
 /**
  * COPY ... FROM STDIN in text format. JSON text goes in as it came from the source (no parse and
  * re-stringify); only the four characters the text format gives meaning to are escaped. Rows are
- * streamed in chunks of about CHUNK_CHARS so a batch never becomes one giant string, and
+ * streamed in chunks of about CHUNK_BYTES so a batch never becomes one giant buffer, and
  * `pipeline` applies the socket's backpressure.
  */
 import { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { StoredRecord } from '../core/record.js';
 
-const CHUNK_CHARS = 256 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 const CONTROL = /[\n\r\t]/g;
 const ESCAPED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -56,16 +56,28 @@ export function copyLine(record: StoredRecord, meta: MetaDefaults | null): strin
   return line + '\n';
 }
 
-function* chunks(records: StoredRecord[], meta: MetaDefaults | null): Generator<string> {
-  let chunk = '';
+/**
+ * The COPY data as buffers of about CHUNK_BYTES, each line encoded straight into place. Encoding each
+ * short line (mostly Latin-1 text) is cheaper than concatenating them into a long string first: one
+ * emoji made a whole concatenated chunk a two-byte string, which then had to be flattened and encoded
+ * as UTF-16 (a third of the COPY path's CPU).
+ */
+function* chunks(records: StoredRecord[], meta: MetaDefaults | null): Generator<Buffer> {
+  let buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let at = 0;
   for (const r of records) {
-    chunk += copyLine(r, meta);
-    if (chunk.length >= CHUNK_CHARS) {
-      yield chunk;
-      chunk = '';
+    const line = copyLine(r, meta);
+    // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
+    const most = line.length * 3;
+    if (at + most > buf.length) {
+      if (at > 0) yield buf.subarray(0, at);
+      // A fresh buffer: the stream may still hold the one just yielded.
+      buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+      at = 0;
     }
+    at += buf.write(line, at);
   }
-  if (chunk) yield chunk;
+  if (at > 0) yield buf.subarray(0, at);
 }
 
 /** Streams the records into `COPY <target> <columns> FROM STDIN`; resolves with the rows copied. */
