@@ -11,6 +11,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { StoredRecord } from '../core/record.js';
 
 const CHUNK_BYTES = 256 * 1024;
+/** After a JSON value: no bytes, end of line. */
+const PLAIN_END = Buffer.from('\t\\N\n');
 const CONTROL = /[\n\r\t]/g;
 const ESCAPED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -66,16 +68,24 @@ function* chunks(records: StoredRecord[], meta: MetaDefaults | null): Generator<
   let buf = Buffer.allocUnsafe(CHUNK_BYTES);
   let at = 0;
   for (const r of records) {
-    const line = copyLine(r, meta);
+    // The common line, JSON text without metadata, is written in pieces: no line string to build.
+    const plain = meta === null && typeof r.value === 'string';
+    const key = plain ? copyText(r.key) : '';
+    const text = plain ? copyText(r.value as string) : copyLine(r, meta);
     // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
-    const most = line.length * 3;
+    const most = (key.length + text.length) * 3 + PLAIN_END.length + 1;
     if (at + most > buf.length) {
       if (at > 0) yield buf.subarray(0, at);
       // A fresh buffer: the stream may still hold the one just yielded.
       buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
       at = 0;
     }
-    at += buf.write(line, at);
+    if (plain) {
+      at += buf.write(key, at);
+      buf[at++] = 0x09;
+      at += buf.write(text, at);
+      at += PLAIN_END.copy(buf, at);
+    } else at += buf.write(text, at);
   }
   if (at > 0) yield buf.subarray(0, at);
 }
