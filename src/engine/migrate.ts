@@ -17,7 +17,7 @@ import { RejectsFile } from './rejects-file.js';
 import { createRetrier, type RetryOptions } from './retry.js';
 import { loadTransform } from './transform.js';
 import { copyUnit, FailFastStop } from './unit-copier.js';
-import { partsFor, splitRanges } from './split.js';
+import { partsFor, plannedRanges, splitRanges } from './split.js';
 import { processAlive } from '../state/process-alive.js';
 
 /** Units copied at once. */
@@ -252,6 +252,7 @@ async function dryRun(options: MigrateOptions, id: string, started: number): Pro
     }
     const collections = await selectCollections(source, options.only);
     const plan = await planCollections(source, target, collections);
+    for (const p of plan) p.ranges = await plannedRanges(source, p.collection, p.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
     const estimate = await estimateDuration(source, plan);
     const total = plan.reduce((n, p) => n + p.records, 0);
     return {

@@ -13,6 +13,8 @@ export interface CollectionPlan {
   /** Whether the target has this collection now. */
   targetExists: boolean;
   targetRecords: number;
+  /** Key ranges it would be copied as, in parallel (dry run). */
+  ranges?: number;
 }
 
 export interface DryRunEstimate {

@@ -25,6 +25,13 @@ export function partsFor(source: Store, records: number, o: { split?: number; au
   return Math.max(1, Math.min(concurrency, Math.floor(records / (o.autoSplitRecords ?? AUTO_SPLIT_RECORDS))));
 }
 
+/** The ranges a dry run announces: what `partsFor` asks for, where the source can scan ranges at all. */
+export async function plannedRanges(source: Store, collection: string, records: number, o: { split?: number; autoSplitRecords?: number }, concurrency: number): Promise<number> {
+  const parts = partsFor(source, records, o, concurrency);
+  if (parts < 2 || records < parts * 2 || !source.capabilities.rangeScan || !(await source.isOrdered(collection))) return 1;
+  return parts;
+}
+
 export async function splitRanges(source: Store, collection: string, parts: number, count: number): Promise<(KeyRange | null)[]> {
   if (parts < 2 || count < parts * 2 || !source.capabilities.rangeScan || !(await source.isOrdered(collection))) return [null];
   const bounds = source.splitPoints ? await source.splitPoints(collection, parts) : await scannedSplitPoints(source, collection, parts, count);

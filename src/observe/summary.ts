@@ -26,8 +26,8 @@ function renderDryRun(result: MigrationResult): string {
   const plan = result.plan ?? [];
   let out = `\nDry run of migration ${result.id} (nothing written)\n  from ${result.source}\n  to   ${result.target}\n\n`;
   out += renderTable(
-    ['collection', 'records', 'bytes', 'in target now', 'target action'],
-    plan.map((p) => [p.collection, formatCount(p.records), p.bytes === null ? '?' : formatBytes(p.bytes), p.targetExists ? formatCount(p.targetRecords) : '-', p.targetExists ? (p.targetRecords > 0 ? 'upsert into existing' : 'load into empty') : 'create']),
+    ['collection', 'records', 'bytes', 'in target now', 'target action', 'key ranges'],
+    plan.map((p) => [p.collection, formatCount(p.records), p.bytes === null ? '?' : formatBytes(p.bytes), p.targetExists ? formatCount(p.targetRecords) : '-', p.targetExists ? (p.targetRecords > 0 ? 'upsert into existing' : 'load into empty') : 'create', String(p.ranges ?? 1)]),
   );
   const total = plan.reduce((n, p) => n + p.records, 0);
   out += `\n  ${formatCount(total)} records, ${formatBytes(result.totals.bytes)} in ${plan.length} collection(s)\n`;

@@ -235,6 +235,8 @@ describe('migrate', () => {
     await sqlite.putMany('b', (await scanAll(memory, 'b')).records);
     await sqlite.putMany('small', (await scanAll(memory, 'b')).records.slice(0, 999));
     await sqlite.close();
+    const dry = await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to: dst(), state: statePath(), autoSplitRecords: 1000, dryRun: true });
+    expect(dry.plan!.map((p) => [p.collection, p.ranges])).toEqual([['b', 2], ['small', 1]]);
     const auto = await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to: dst(), state: statePath(), autoSplitRecords: 1000, batchSize: 100 });
     expect(auto.status).toBe('completed');
     expect(auto.units.map((u) => u.unit).sort()).toEqual(['b#000', 'b#001', 'small']);
