@@ -1,0 +1,101 @@
+/**
+ * The JSONL parse worker (built code only; logs over 4 MiB) must read exactly what the in-thread
+ * reader reads: the same records, tombstones, rejects with the same lines, bytes values as bytes, and
+ * the same JSON text for a target that validates it (PostgreSQL) as for one that does not (SQLite).
+ * Each log is copied twice through the real CLI, once with the worker and once with
+ * CUTOVER_JSONL_WORKER=0, and the targets and rejects files are compared.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/core/store.js';
+import { openStore } from '../../src/drivers/index.js';
+import { scanAll } from '../conformance/suite.js';
+import { assertBuilt, runCli } from '../helpers/cli.js';
+import { pgFixture, storeUrl, type PgFixture } from './postgres-helpers.js';
+
+let dir: string;
+let fx: PgFixture;
+const LINES = 30_000;
+let malformedValues = 0;
+let notJson = 0;
+
+beforeAll(async () => {
+  assertBuilt();
+  fx = await pgFixture('worker');
+  dir = mkdtempSync(join(tmpdir(), 'cutover-worker-'));
+  let log = '';
+  for (let i = 0; i < LINES; i++) {
+    const key = `w${String(i).padStart(6, '0')}`;
+    if (i % 997 === 5) {
+      log += `{"key":"${key}","value":{"broken":}}\n`; // malformed value
+      malformedValues++;
+    } else if (i % 1009 === 7) {
+      log += 'not json at all\n';
+      notJson++;
+    }
+    else if (i % 1013 === 9) log += `{"key":"${key}","bytes":"${Buffer.from([0, 1, 2, 255, i % 256]).toString('base64')}"}\n`;
+    else if (i % 1019 === 11) log += `{"key":"${key}","value":{"v":${i}},"updatedAt":"2025-01-02T03:04:05.000Z","version":3}\r\n`;
+    else if (i % 1021 === 13) log += '\n';
+    else log += `{"key":"${key}","value":{"i":${i},"note":"${i % 3 === 0 ? 'Grüße 🚀' : 'plain'}","pad":"${'x'.repeat(120)}","esc":"a\\"b\\\\c"}}\n`;
+  }
+  // Tombstones and a later value for an earlier key: the later line wins.
+  log += '{"key":"w000100","deleted":true}\n{"key":"w000200","value":{"again":true}}\n';
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src', 'events.jsonl'), log);
+  expect(Buffer.byteLength(log)).toBeGreaterThan(4 * 1024 * 1024);
+});
+afterAll(async () => {
+  for (const side of ['a', 'b']) await fx?.db.query(`DROP SCHEMA IF EXISTS "${fx.schema}_${side}" CASCADE`);
+  await fx?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function copy(to: string, worker: boolean, name: string): Promise<{ rejects: unknown[] }> {
+  const run = await runCli(['migrate', '--from', `file:${join(dir, 'src')}`, '--to', to, '--no-verify', '--state', join(dir, `${name}.db`), '--json'], dir, worker ? {} : { CUTOVER_JSONL_WORKER: '0' });
+  expect(run.code, run.stderr).toBe(1); // rejected records make exit status 1
+  const result = JSON.parse(run.stdout) as { rejectsFile: string; status: string };
+  expect(result.status).toBe('completed');
+  const rejects = readFileSync(result.rejectsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string | null; location: string; reason: string });
+  return { rejects: rejects.map((r) => [r.key, r.location, r.reason.replace(/postgres\S*/g, 'postgres')]) };
+}
+
+async function contents(store: Store): Promise<unknown[]> {
+  const { records } = await scanAll(store, 'events');
+  return records.map((r) => [r.key, typeof r.value === 'string' ? r.value : `bytes:${Buffer.from(r.value).toString('hex')}`]);
+}
+
+describe('JSONL parse worker', () => {
+  it('reads into SQLite exactly what the in-thread reader reads', async () => {
+    const a = await copy(`sqlite:${join(dir, 'a.sqlite')}`, true, 'sa');
+    const b = await copy(`sqlite:${join(dir, 'b.sqlite')}`, false, 'sb');
+    expect(a.rejects).toEqual(b.rejects);
+    // SQLite does not check JSON, so the reader does: a malformed value fails its whole line.
+    expect(a.rejects.length).toBe(malformedValues + notJson);
+    const [sa, sb] = [await openStore(`sqlite:${join(dir, 'a.sqlite')}`), await openStore(`sqlite:${join(dir, 'b.sqlite')}`)];
+    const [ca, cb] = [await contents(sa), await contents(sb)];
+    await sa.close();
+    await sb.close();
+    expect(ca).toEqual(cb);
+    expect(ca.find((r) => (r as string[])[0] === 'w000100')).toBeUndefined();
+    expect(ca).toContainEqual(['w000200', '{"again":true}']);
+    expect(ca).toContainEqual(['w000009', 'bytes:000102ff09']);
+  });
+
+  it('hands PostgreSQL the same JSON text, unparsed, and the same rejects', async () => {
+    const a = await copy(`${storeUrl(fx.schema)}_a`, true, 'pa');
+    const b = await copy(`${storeUrl(fx.schema)}_b`, false, 'pb');
+    expect(a.rejects).toEqual(b.rejects);
+    const malformed = (a.rejects as [string | null, string, string][]).filter((r) => /invalid input syntax for type json/.test(r[2]));
+    expect(malformed.length).toBe(malformedValues);
+    expect(a.rejects.length).toBe(malformedValues + notJson);
+    for (const [key, location] of malformed) expect(location).toBe(`${join(dir, 'src', 'events.jsonl')}:line ${Number(key!.slice(1)) + 1}`);
+    const [pa, pb] = [await openStore(`${storeUrl(fx.schema)}_a`), await openStore(`${storeUrl(fx.schema)}_b`)];
+    const [ca, cb] = [await contents(pa), await contents(pb)];
+    await pa.close();
+    await pb.close();
+    expect(ca).toEqual(cb);
+    expect(ca.length).toBeGreaterThan(LINES - 200);
+  });
+});
