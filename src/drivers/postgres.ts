@@ -80,6 +80,8 @@ const CAPABILITIES: Capabilities = {
 
 const MISSING_TABLE = new Set(['42P01', '3F000']);
 const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
+/** Deadlock and serialization failures: a concurrent CREATE of the same relation, worth one more look. */
+const CREATE_RACE = new Set(['40P01', '40001']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 
 export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource {
@@ -155,13 +157,19 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
    * privilege before IF NOT EXISTS, so a user who may only write rows would fail on a plain CREATE.
    */
   async function createIfMissing(exists: string, params: unknown[], sql: string): Promise<void> {
-    const found = await getPool().query(exists, params);
-    if (found.rowCount) return;
-    try {
-      await getPool().query(sql);
-    } catch (err) {
-      // Two sessions running CREATE ... IF NOT EXISTS at once: the loser sees a unique violation.
-      if (!ALREADY_EXISTS.has(codeOf(err) ?? '')) throw err;
+    for (let attempt = 1; ; attempt++) {
+      const found = await getPool().query(exists, params);
+      if (found.rowCount) return;
+      try {
+        await getPool().query(sql);
+        return;
+      } catch (err) {
+        // Two sessions running CREATE ... IF NOT EXISTS at once: the loser sees a unique violation,
+        // or can be chosen as a deadlock victim; looking again settles it.
+        const code = codeOf(err) ?? '';
+        if (ALREADY_EXISTS.has(code)) return;
+        if (!CREATE_RACE.has(code) || attempt >= 3) throw err;
+      }
     }
   }
 
