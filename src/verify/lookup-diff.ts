@@ -55,8 +55,26 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
   const seen = new SeenKeys(options.memoryKeys, partitions);
   const pending = new Map<string, Pending>();
   try {
-    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, ...(signal ? { signal } : {}) };
+    // Values are compared as stored: identical text matches, and text that differs is compared
+    // canonically, where text that is not JSON simply differs. So the reader need not parse each value.
+    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, validateJson: false, ...(signal ? { signal } : {}) };
     const scan = source.scan(collection, scanOptions)[Symbol.asyncIterator]();
+    // While the log keeps to key order from its start, its keys are distinct, so they are counted
+    // instead of collected; `seen` gets that prefix from a second read only if the order breaks or
+    // extras must be looked for. (Should the second read not meet the same cursor, it reads the whole
+    // source: more keys than needed, all of them the source's, so the count stays exact.)
+    let prefixCount = 0;
+    let prefixEnd: string | null = null;
+    let inPrefix = true;
+    const collectPrefix = async () => {
+      if (!inPrefix) return;
+      inPrefix = false;
+      if (prefixCount === 0) return;
+      for await (const again of source.scan(collection, scanOptions)) {
+        for (const r of again.records) seen.add(r.key);
+        if (again.cursor === prefixEnd) break;
+      }
+    };
     const nextBatch = async (): Promise<ScanBatch | null> => {
       const step = await scan.next();
       signal?.throwIfAborted();
@@ -71,7 +89,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       sortedUpTo = after === undefined ? undefined : keys[keys.length - 1]!;
       const p = (async () => (after !== undefined ? await rangeLookup(sides, keys, after, options) : null) ?? target.getMany(collection, keys))();
       p.catch(() => undefined); // awaited below; not unhandled if the source fails first
-      return p;
+      return { targets: p, sorted: after !== undefined };
     };
     // Two batches in flight: the next batch is read and looked up while this one is judged.
     let batch = await nextBatch();
@@ -83,9 +101,14 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
         if (batch.rejects.length > 0) sides.sourceMeter.rejected(batch.rejects);
         await sides.sourceMeter.took(batch.records);
         if (found !== null) {
-          const targets = await found;
+          const targets = await found.targets;
           await sides.targetMeter.took(targets);
-          judge(batch.records, targets, pending, seen);
+          // A batch is `sorted` only while every key so far ascends (see lookUp).
+          if (found.sorted && inPrefix) {
+            prefixCount += batch.records.length;
+            prefixEnd = batch.cursor;
+          } else await collectPrefix();
+          judge(batch.records, targets, pending, inPrefix ? null : seen);
           if (pending.size > options.maxPending) {
             return { done: false, reason: `more than ${options.maxPending} records differ` };
           }
@@ -97,7 +120,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       await scan.return?.();
     }
 
-    const distinct = seen.distinct();
+    const distinct = inPrefix ? prefixCount : seen.distinct();
     let missing = 0;
     for (const p of pending.values()) if (p.kind === 'missing') missing++;
     const extras = targetCount - (distinct - missing);
@@ -113,7 +136,10 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       await tally.diff(p.kind, key, p.source, p.target);
     }
     pending.clear();
-    if (extras > 0) await findExtras(sides, tally, seen, options);
+    if (extras > 0) {
+      await collectPrefix();
+      await findExtras(sides, tally, seen, options);
+    }
     return { done: true, sourceCount: distinct, keysSpilled: seen.spilled, extrasScanned: extras > 0 };
   } finally {
     seen.dispose();
@@ -150,11 +176,11 @@ async function rangeLookup(sides: MergeSides, keys: string[], after: string | nu
 }
 
 /** Judges one source batch against its lookups, in order, so a later line of a key overrides an earlier one. */
-function judge(records: StoredRecord[], targets: (StoredRecord | undefined)[], pending: Map<string, Pending>, seen: SeenKeys): void {
+function judge(records: StoredRecord[], targets: (StoredRecord | undefined)[], pending: Map<string, Pending>, seen: SeenKeys | null): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const t = targets[i];
-    seen.add(r.key);
+    seen?.add(r.key);
     if (t !== undefined && (r.value === t.value || sameValue(r.value, t.value))) {
       if (pending.size > 0) pending.delete(r.key);
     } else if (t === undefined) {

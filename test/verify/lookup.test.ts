@@ -148,6 +148,27 @@ describe('verify lookup method: JSONL source, SQLite target', () => {
     }
   });
 
+  it('a log in key order that later leaves it: counts stay exact when keys of the ordered part come again', async () => {
+    const c = fresh();
+    const key = (i: number) => `k${String(i).padStart(3, '0')}`;
+    const sorted = Array.from({ length: 100 }, (_, i) => rec(key(i), { i }));
+    await log.putMany(c, sorted);
+    // Out of order from here: a later value for k050, a new key, a repeat of k010, another new key.
+    await log.putMany(c, [rec('k050', 'later'), rec('k200', { i: 200 }), rec('k010', { i: 10 }), rec('k150', { i: 150 })]);
+    const target = sorted.filter((r) => r.key !== 'k007' && r.key !== 'k050');
+    await db.putMany(c, [...target, rec('k050', 'later'), rec('k200', { i: -200 }), rec('k300', { i: 300 })]);
+    for (const tuning of [{ batchSize: 10 }, { batchSize: 1000 }, { batchSize: 3 }, { batchSize: 7, lookupMemoryKeys: 5 }]) {
+      const result = await run(c, { tuning });
+      expect(result.errors).toEqual([]);
+      const row = result.collections[0]!;
+      expect(row.method).toBe('lookup');
+      expect([row.sourceCount, row.targetCount, row.matching, row.missing, row.different, row.extra], JSON.stringify(tuning)).toEqual([102, 101, 99, 2, 1, 1]);
+      expect(keysOf(result, 'missing')).toEqual(['k007', 'k150']);
+      expect(keysOf(result, 'different')).toEqual(['k200']);
+      expect(keysOf(result, 'extra')).toEqual(['k300']);
+    }
+  });
+
   it('falls back to hash partitions when more records differ than it holds, with the same answer', async () => {
     const c = fresh();
     const planted = await plant(log, db, c);
