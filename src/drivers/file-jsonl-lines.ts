@@ -127,7 +127,7 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
     else return fail('line is not valid UTF-8');
     const c0 = text.charCodeAt(0);
     if (c0 !== 123 && text.trim() === '') return { end, line, blank: true };
-    const keyEnd = fastKeyEnd(text, 0, text.length, buf, s, n);
+    const keyEnd = fastKeyEnd(text, buf, s, n);
     if (keyEnd >= 0) return { end, line, put: { key: text.slice(8, keyEnd), value: text.slice(keyEnd + 10, text.length - 1) } };
     let obj: unknown;
     try {
@@ -158,18 +158,18 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
 
   /**
    * The shape cutover and most apps write, `{"key":"<no escapes>","value":<JSON>}`, in the line
-   * `text[cs, cn)` (bytes `buf[bs, bn)`), without parsing the line twice (JSON.parse to validate, then a
+   * `text` (bytes `buf[bs, bn)`), without parsing the line twice (JSON.parse to validate, then a
    * scan for the value's text): the value's text is everything between `,"value":` and the final `}`,
    * and JSON.parse of that text alone both validates it and proves nothing else follows it. Without
    * `validateJson` the value's extent is proved by its structure alone (spansOneValue) and its syntax
    * left to the target, which saves the parse, about half of the reader's CPU. Returns the index of the
    * key's closing quote, or -1 for any other shape, which takes the general path.
    */
-  function fastKeyEnd(text: string, cs: number, cn: number, buf: Buffer, bs: number, bn: number): number {
-    if (!text.startsWith('{"key":"', cs) || text.charCodeAt(cn - 1) !== 125) return -1;
-    const keyEnd = text.indexOf('"', cs + 8);
-    if (keyEnd < 0 || keyEnd >= cn || !text.startsWith(',"value":', keyEnd + 1)) return -1;
-    const key = text.slice(cs + 8, keyEnd);
+  function fastKeyEnd(text: string, buf: Buffer, bs: number, bn: number): number {
+    if (!text.startsWith('{"key":"') || text.charCodeAt(text.length - 1) !== 125) return -1;
+    const keyEnd = text.indexOf('"', 8);
+    if (keyEnd < 0 || !text.startsWith(',"value":', keyEnd + 1)) return -1;
+    const key = text.slice(8, keyEnd);
     if (key.includes('\\') || CONTROL.test(key)) return -1;
     if (!validateJson) {
       // The same bounds in the line's bytes (the key holds no quote, and no byte of a multi-byte UTF-8
@@ -177,12 +177,12 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
       if (!spansOneValue(buf, buf.indexOf(0x22, bs + 8) + 10, bn - 1)) return -1;
     } else {
       try {
-        JSON.parse(text.slice(keyEnd + 10, cn - 1));
+        JSON.parse(text.slice(keyEnd + 10, text.length - 1));
       } catch {
         return -1;
       }
     }
-    if (keyProblem(key) !== null || (cn - 1 - keyEnd - 10) * 3 > limits.maxValueBytes) return -1;
+    if (keyProblem(key) !== null || (text.length - 1 - keyEnd - 10) * 3 > limits.maxValueBytes) return -1;
     return keyEnd;
   }
 
