@@ -142,11 +142,12 @@ export interface Store {
   /** Deletes a collection and its records (tests, rollback). */
   dropCollection?(collection: string): Promise<void>;
   /**
-   * Up to `parts - 1` keys that cut the collection into ranges of about equal record counts, each
-   * with the key just before it, found without reading the records through cutover (an index walk in
-   * the database). Where present, big collections are split automatically (engine/split.ts).
+   * Up to `parts - 1` keys that cut the collection of `count` records (the caller has counted them)
+   * into ranges of about equal record counts, each with the key just before it, found without reading
+   * the records through cutover (an index walk in the database). Where present, big collections are
+   * split automatically (engine/split.ts).
    */
-  splitPoints?(collection: string, parts: number): Promise<SplitPoint[]>;
+  splitPoints?(collection: string, parts: number, count: number): Promise<SplitPoint[]>;
 }
 
 /** A range boundary: `key` starts a range; `previous`, the key before it, ends the one before. */

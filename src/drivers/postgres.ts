@@ -276,13 +276,12 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       return true;
     },
 
-    async splitPoints(collection, parts) {
+    async splitPoints(collection, parts, count) {
       const table = tableName(schema, collection);
       return attempt('split', collection, async () => {
         await ready();
         const pool = getPool();
         try {
-          const count = Number((await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]!.n);
           const pairs: string[][] = [];
           for (const at of cutPositions(count, parts)) {
             pairs.push((await pool.query<{ key: string }>(`SELECT key FROM ${table} ORDER BY key LIMIT 2 OFFSET $1`, [at])).rows.map((r) => r.key));

@@ -247,11 +247,10 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
       return true;
     },
 
-    async splitPoints(collection, parts) {
+    async splitPoints(collection, parts, count) {
       return run('split', collection, (conn) => {
         const t = table(conn, collection, false);
         if (!t) return [];
-        const count = Number(prepared(conn, t, t.sql.count, false).pluck().get());
         return splitPointsOf(cutPositions(count, parts).map((at) => prepared(conn, t, t.sql.keysAt, false).pluck().all(at) as string[]));
       });
     },

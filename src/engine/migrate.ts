@@ -17,7 +17,7 @@ import { RejectsFile } from './rejects-file.js';
 import { createRetrier, type RetryOptions } from './retry.js';
 import { loadTransform } from './transform.js';
 import { copyUnit, FailFastStop } from './unit-copier.js';
-import { partsFor, plannedRanges, splitRanges } from './split.js';
+import { plannedRanges, splitRanges } from './split.js';
 import { processAlive } from '../state/process-alive.js';
 
 /** Units copied at once. */
@@ -137,8 +137,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
       const plans = await planCollections(source, target, collections, false);
       const planned: Parameters<StateStore['addUnits']>[0] = [];
       for (const plan of plans) {
-        const parts = partsFor(source, plan.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
-        const ranges = parts > 1 ? await splitRanges(source, plan.collection, parts, plan.records) : [null];
+        const parts = await plannedRanges(source, plan.collection, plan.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
+        const ranges = await splitRanges(source, plan.collection, parts, plan.records);
         ranges.forEach((range, i) => {
           planned.push({
             migrationId: id,

@@ -18,23 +18,24 @@ export interface KeyRange {
 
 export const AUTO_SPLIT_RECORDS = 500_000;
 
-/** How many ranges: `split` when given (1 turns splitting off), else automatic where it is cheap. */
-export function partsFor(source: Store, records: number, o: { split?: number; autoSplitRecords?: number }, concurrency: number): number {
+/** How many ranges were asked for: `split` when given (1 turns splitting off), else automatic where it is cheap. */
+function partsFor(source: Store, records: number, o: { split?: number; autoSplitRecords?: number }, concurrency: number): number {
   if (o.split !== undefined) return o.split;
   if (!source.splitPoints) return 1;
   return Math.max(1, Math.min(concurrency, Math.floor(records / (o.autoSplitRecords ?? AUTO_SPLIT_RECORDS))));
 }
 
-/** The ranges a dry run announces: what `partsFor` asks for, where the source can scan ranges at all. */
+/** How many ranges a collection is copied as: what `partsFor` asks for, where the source can scan ranges at all. */
 export async function plannedRanges(source: Store, collection: string, records: number, o: { split?: number; autoSplitRecords?: number }, concurrency: number): Promise<number> {
   const parts = partsFor(source, records, o, concurrency);
   if (parts < 2 || records < parts * 2 || !source.capabilities.rangeScan || !(await source.isOrdered(collection))) return 1;
   return parts;
 }
 
+/** The key ranges for `parts` from `plannedRanges`; one unbounded range (null) when no cut is found. */
 export async function splitRanges(source: Store, collection: string, parts: number, count: number): Promise<(KeyRange | null)[]> {
-  if (parts < 2 || count < parts * 2 || !source.capabilities.rangeScan || !(await source.isOrdered(collection))) return [null];
-  const bounds = source.splitPoints ? await source.splitPoints(collection, parts) : await scannedSplitPoints(source, collection, parts, count);
+  if (parts < 2) return [null];
+  const bounds = source.splitPoints ? await source.splitPoints(collection, parts, count) : await scannedSplitPoints(source, collection, parts, count);
   if (bounds.length === 0) return [null];
   const ranges: KeyRange[] = [];
   let after: string | null = null;

@@ -227,11 +227,12 @@ export function runConformance(name: string, options: ConformanceOptions): void 
       it('split points, where offered, cut the collection into ranges that cover every key once', async () => {
         const c = fresh();
         if (!store.splitPoints) return;
-        expect(await store.splitPoints(c, 3)).toEqual([]);
+        expect(await store.splitPoints(c, 3, 0)).toEqual([]);
+        expect(await store.splitPoints(c, 3, 30)).toEqual([]);
         const sorted = [...ORDER_KEYS].sort(compareKeys);
         await store.putMany(c, records(sorted));
         for (const parts of [2, 3, 5]) {
-          const points = await store.splitPoints(c, parts);
+          const points = await store.splitPoints(c, parts, sorted.length);
           expect(points).toHaveLength(parts - 1);
           let after: string | null = null;
           const seen: string[] = [];
