@@ -42,6 +42,10 @@ export function assertCollectionName(name: string, backend: string): void {
 /** Keeps the last record per key, in first-seen order: a batch may carry a key twice (logs, SCAN). */
 export function lastWins(records: StoredRecord[]): StoredRecord[] {
   if (records.length < 2) return records;
+  // Keys in strictly ascending order (any one order will do) are distinct: ordered sources skip the map.
+  let ascending = true;
+  for (let i = 1; ascending && i < records.length; i++) ascending = records[i - 1]!.key < records[i]!.key;
+  if (ascending) return records;
   const seen = new Map<string, number>();
   for (let i = 0; i < records.length; i++) seen.set(records[i]!.key, i);
   if (seen.size === records.length) return records;

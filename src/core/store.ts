@@ -56,8 +56,11 @@ export interface ScanBatch {
   rejects: RejectInfo[];
   /** Position after this batch; pass it as `after` to continue. */
   cursor: string;
-  /** Where each record came from, parallel to `records`, when the backend knows (file and line). */
-  locations?: string[];
+  /**
+   * Where `records[index]` came from (file and line), when the backend knows. A function, not an
+   * array: a location is wanted only for a reject, and a string per record is garbage for all others.
+   */
+  locationOf?: (index: number) => string;
 }
 
 /** A batch's checkpoint, committed in the same target transaction as the batch. */
@@ -81,15 +84,17 @@ export interface PutOptions {
 }
 
 /**
- * Overlaps a batch's write with the commit of the batch before it (the engine sets it; see
- * src/engine/pipeline.ts). The backend opens its transaction only once `beginAfter` resolves, calls
- * `onStaged` when the rows are in the open transaction and only the commit remains, and commits (the
- * rows and the checkpoint) only once `commitAfter` resolves. When either rejects, it rolls back and
- * throws that rejection unchanged: the engine writes the batch again after the previous one settles.
+ * Overlaps a batch's write with the batches before it (the engine sets it; see
+ * src/engine/pipeline.ts). The backend takes a connection and opens its transaction only once
+ * `beginAfter` resolves, then calls `onBegun`; it calls `onStaged` when the rows are in the open
+ * transaction and only the commit remains, and commits (the rows and the checkpoint) only once
+ * `commitAfter` resolves. When either rejects, it rolls back and throws that rejection unchanged: the
+ * engine writes the batch again after the previous one settles.
  */
 export interface WritePipeline {
   beginAfter: Promise<void>;
   commitAfter: Promise<void>;
+  onBegun(): void;
   onStaged(): void;
 }
 

@@ -229,12 +229,13 @@ export function dirLayout(folder: string, collection: string, limits: FileLimits
         const results = await pool(items, PARALLEL, (it) =>
           it[2] !== undefined ? Promise.resolve<Read>({ reject: reject(collection, it[3] ?? null, where(it[1]), it[2]) }) : readRecord(it[1], it[0]),
         );
-        const batch: ScanBatch = { records: [], rejects: [], cursor, locations: [] };
+        const locations: string[] = [];
+        const batch: ScanBatch = { records: [], rejects: [], cursor, locationOf: (index) => locations[index]! };
         results.forEach((r, i) => {
           if (r === null) return; // deleted since the listing
           if ('record' in r) {
             batch.records.push(r.record);
-            batch.locations!.push(where(items[i]![1]));
+            locations.push(where(items[i]![1]));
           } else batch.rejects.push(r.reject);
         });
         return batch;

@@ -167,7 +167,12 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
       if (!Number.isSafeInteger(from) || from < 0) throw new ConfigurationError(`[file] ${path} is a JSONL collection, whose scan cursor is a byte offset, not ${JSON.stringify(options.after)}; restart this scan from the beginning`);
       const batchSize = Math.max(1, options.batchSize ?? 1000);
       const dead = await tombstones(from);
-      let batch: ScanBatch = { records: [], rejects: [], cursor: String(from), locations: [] };
+      // Line numbers, not location strings: see ScanBatch.locationOf.
+      const open = (cursor: string): ScanBatch & { lines: number[] } => {
+        const lines: number[] = [];
+        return { records: [], rejects: [], cursor, lines, locationOf: (index) => `${path}:line ${lines[index]}` };
+      };
+      let batch = open(String(from));
       const validateJson = options.validateJson ?? true;
       const source = (await workerLines(path, collection, limits, from, validateJson, options.signal))
         ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson }).packedLines)(from, options.signal);
@@ -182,19 +187,19 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
             const value = strings[string++]!;
             if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;
             batch.records.push({ key, value });
-            batch.locations!.push(`${path}:line ${line}`);
+            batch.lines.push(line);
           } else {
             const l = others[other++]!;
             if ('put' in l) {
               if ((dead.get(l.put.key) ?? -1) > l.end) continue;
               batch.records.push(l.put);
-              batch.locations!.push(`${path}:line ${l.line}`);
+              batch.lines.push(l.line);
             } else if ('reject' in l) batch.rejects.push(l.reject);
           }
           if (batch.records.length + batch.rejects.length >= batchSize) {
             yield batch;
             options.signal?.throwIfAborted();
-            batch = { records: [], rejects: [], cursor: batch.cursor, locations: [] };
+            batch = open(batch.cursor);
           }
         }
       }

@@ -131,7 +131,7 @@ export function mapLayout(path: string, collection: string, limits: FileLimits):
         options.signal?.throwIfAborted();
         const slice = keys.slice(i, i + batchSize);
         const records = slice.map((key) => ({ key, value: content.entries.get(key)! }));
-        yield { records, rejects, cursor: slice.length > 0 ? slice[slice.length - 1]! : (after ?? ''), locations: slice.map(() => path) };
+        yield { records, rejects, cursor: slice.length > 0 ? slice[slice.length - 1]! : (after ?? ''), locationOf: () => path };
         rejects = [];
       }
     },

@@ -69,6 +69,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   // own checkpoint) as soon as it does, so an asynchronous commit lost in a server crash would leave a
   // gap (measured: test/integration/pg-restart.test.ts lost records with synchronous_commit off).
   await client.query('BEGIN');
+  w.pipeline?.onBegun();
   try {
     if (w.records.length > 0) {
       try {

@@ -24,8 +24,11 @@ export interface BatchWriteOptions {
   failFast: boolean;
   /** Source location of a record, for the rejects file. */
   locate: (record: StoredRecord) => string;
-  /** Overlap with the batch before: its signals, its whole write, and this batch's own signals. */
-  pipeline?: { previous: BatchSignals; previousDone: Promise<void>; own: BatchSignals };
+  /**
+   * Overlap with the batch before: its signals, its whole write, this batch's own signals, and whether
+   * the two may stream at once (they share no key; see pipeline.ts).
+   */
+  pipeline?: { previous: BatchSignals; previousDone: Promise<void>; own: BatchSignals; loose: boolean };
 }
 
 export interface BatchWriteResult {
@@ -41,7 +44,7 @@ export async function writeBatch(records: StoredRecord[], o: BatchWriteOptions):
       const first = attempt++ === 0;
       const options: PutOptions = { mode: first ? mode : 'upsert' };
       if (checkpoint) options.checkpoint = checkpoint;
-      if (pipeline && first) options.pipeline = pipeline.previous.pipelineFor(pipeline.own);
+      if (pipeline && first) options.pipeline = pipeline.previous.pipelineFor(pipeline.own, pipeline.loose);
       // A failed batch before ends the unit: give way at once instead of retrying against its error.
       else if (pipeline) await pipeline.previousDone.catch(() => Promise.reject(new PipelineYield()));
       try {

@@ -35,7 +35,7 @@ export async function applyTransform(
   fn: TransformFn,
   collection: string,
   records: StoredRecord[],
-  locations: string[] | undefined,
+  locationOf: ((index: number) => string) | undefined,
   fallbackLocation: string,
 ): Promise<{ records: StoredRecord[]; rejects: RejectInfo[]; dropped: number }> {
   const out: StoredRecord[] = [];
@@ -49,7 +49,7 @@ export async function applyTransform(
       else if (Array.isArray(result)) out.push(...result);
       else out.push(result);
     } catch (err) {
-      rejects.push({ collection, key: record.key, location: locations?.[i] ?? fallbackLocation, reason: `transform failed: ${describeError(err)}` });
+      rejects.push({ collection, key: record.key, location: locationOf?.(i) ?? fallbackLocation, reason: `transform failed: ${describeError(err)}` });
     }
   }
   return { records: out, rejects, dropped };

@@ -20,6 +20,7 @@ import { valueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, Store } from '../core/store.js';
 import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
 import { writeBatch } from './batch-writer.js';
+import { AscendingKeys } from './key-guard.js';
 import { BatchSignals, firstSignals } from './pipeline.js';
 import type { EventListener, UnitProgress } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -45,6 +46,12 @@ export interface UnitCopyContext {
 }
 
 export type UnitOutcome = 'done' | 'paused';
+
+/**
+ * Batches in flight at once on a pipelined target. Loose batches (distinct keys) stream in parallel,
+ * each on a connection of its own; strict ones overlap one write with one commit whatever the depth.
+ */
+const PIPELINE_DEPTH = 3;
 
 export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<UnitOutcome> {
   const { source, target, state, migrationId } = ctx;
@@ -118,12 +125,14 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   let pending: Promise<IteratorResult<ScanBatch>> | null = readNext();
   let outcome: UnitOutcome = 'done';
   const elapsedBefore = unit.elapsedMs;
-  // Pipelined targets get batch k's rows while k-1 commits (pipeline.ts); the rest one batch at a time.
+  // Pipelined targets get batch k's rows while the batches before commit (pipeline.ts); the rest one
+  // batch at a time.
   const pipelined = inTargetCheckpoint && target.capabilities.pipelinedWrites;
+  // A load whose keys are proven distinct may stream several batches at once.
+  const guard = pipelined && mode === 'load' ? new AscendingKeys() : null;
   // What the target's checkpoint records: the counters as if every batch in flight lands whole.
   const predicted: UnitCounters = { ...counters };
-  let previous: InFlight | null = null;
-  let latest: InFlight | null = null;
+  const inFlight: InFlight[] = [];
   try {
     while (pending) {
       const next = await pending;
@@ -135,16 +144,15 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       }
       pending = readNext();
       pending.catch(() => undefined); // surfaced when awaited; avoids an unhandled rejection while we write
-      latest = startWrite(next.value, previous);
-      // Batch k-1 is recorded before k+1 is read: two batches in flight at most.
-      if (previous) await previous.done;
-      if (pipelined) previous = latest;
-      else await latest.done;
+      const latest = startWrite(next.value, inFlight.at(-1) ?? null);
+      inFlight.push(latest);
+      // The oldest batch is recorded before more are read: PIPELINE_DEPTH batches in flight at most.
+      if (inFlight.length >= (pipelined ? PIPELINE_DEPTH : 1)) await inFlight.shift()!.done;
     }
-    if (previous) await previous.done;
+    while (inFlight.length > 0) await inFlight.shift()!.done;
   } catch (err) {
-    // No transaction may outlive the unit: let the batch in flight give way or finish first.
-    await latest?.done.catch(() => undefined);
+    // No transaction may outlive the unit: let the batches in flight give way or finish first.
+    await Promise.allSettled(inFlight.map((f) => f.done));
     throw err;
   } finally {
     scanAbort.abort();
@@ -162,46 +170,57 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   /** Writes a batch; its bookkeeping (counters, rejects, the state checkpoint) runs after the previous batch's. */
   function startWrite(batch: ScanBatch, before: InFlight | null): InFlight {
     const signals = new BatchSignals();
+    let admit!: () => void;
+    const admitted = new Promise<void>((resolve) => (admit = resolve));
     const done = (async () => {
       try {
-        await writeOne(batch, signals, before);
+        await writeOne(batch, signals, before, admit);
         signals.markCommitted();
       } catch (err) {
-        signals.markTrouble();
+        signals.markFailed();
         throw err;
+      } finally {
+        admit();
       }
     })();
     done.catch(() => undefined); // awaited by the loop, in order
-    return { signals, done };
+    return { signals, admitted, done };
   }
 
-  async function writeOne(batch: ScanBatch, signals: BatchSignals, before: InFlight | null): Promise<void> {
+  async function writeOne(batch: ScanBatch, signals: BatchSignals, before: InFlight | null, admit: () => void): Promise<void> {
     let records = batch.records;
     const rejects: RejectInfo[] = [...batch.rejects];
     const read = records.length + batch.rejects.length;
-    let locations = batch.locations;
     const fallback = `${source.location} ${unit.collection}`;
+    const locationOf = batch.locationOf;
+    let transformed = false;
     if (ctx.transform && records.length > 0) {
-      const t = await applyTransform(ctx.transform, unit.collection, records, locations, fallback);
+      const t = await applyTransform(ctx.transform, unit.collection, records, locationOf, fallback);
       records = t.records;
       rejects.push(...t.rejects);
-      locations = undefined;
+      transformed = true;
     }
-    let byKey: Map<string, string> | null = null;
+    let byKey: Map<string, number> | null = null;
     const locate = (record: StoredRecord): string => {
-      if (!batch.locations || locations === undefined) return fallback;
-      byKey ??= new Map(batch.records.map((r, i) => [r.key, batch.locations![i]!]));
-      return byKey.get(record.key) ?? fallback;
+      if (!locationOf || transformed) return fallback;
+      byKey ??= new Map(batch.records.map((r, i) => [r.key, i]));
+      const i = byKey.get(record.key);
+      return i === undefined ? fallback : locationOf(i);
     };
+    // Admission runs in batch order (a transform may finish out of order): the rate limit, the
+    // rejects the source already knows (fsynced before anything of this batch commits), the predicted
+    // counters and the key guard all see the batches as the source gave them.
+    await before?.admitted;
     if (ctx.limiter && records.length > 0) await ctx.limiter.take(records.length);
     let bytes = 0;
     for (const r of records) bytes += valueSize(r.value);
-    // The rejects the source already knows are fsynced before anything is committed for this batch.
     appendRejects(rejects);
     Object.assign(predicted, {
       read: predicted.read + read, written: predicted.written + records.length, rejected: predicted.rejected + rejects.length, bytes: predicted.bytes + bytes,
     });
     const checkpointData = JSON.stringify(predicted);
+    const loose = guard?.admit(records) ?? false;
+    admit();
     const result = await writeBatch(records, {
       target,
       collection: unit.collection,
@@ -210,7 +229,7 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
       failFast: ctx.failFast,
       locate,
       ...(inTargetCheckpoint ? { checkpoint: { id: checkpointId, cursor: batch.cursor, data: checkpointData } } : {}),
-      ...(pipelined ? { pipeline: { previous: before?.signals ?? firstSignals(), previousDone: before?.done ?? Promise.resolve(), own: signals } } : {}),
+      ...(pipelined ? { pipeline: { previous: before?.signals ?? firstSignals(), previousDone: before?.done ?? Promise.resolve(), own: signals, loose } } : {}),
     });
     if (before) await before.done;
     appendRejects(result.rejected);
@@ -229,6 +248,8 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
 
 interface InFlight {
   signals: BatchSignals;
+  /** Settles once the batch has passed admission (or failed before it). */
+  admitted: Promise<void>;
   /** Settles once the batch is committed and recorded (or failed). */
   done: Promise<void>;
 }

@@ -39,7 +39,7 @@ async function scan(store: Store, c: string, batchSize = 1000, after: string | n
     batches,
     records: batches.flatMap((b) => b.records),
     rejects: batches.flatMap((b) => b.rejects),
-    locations: batches.flatMap((b) => b.locations ?? []),
+    locations: batches.flatMap((b) => (b.locationOf ? b.records.map((_, i) => b.locationOf!(i)) : [])),
   };
 }
 

@@ -133,6 +133,67 @@ describe('bulk load into an empty PostgreSQL table', () => {
     expect(n.n).toBe(80);
   });
 
+  it('streams batches at once while the keys come in order, and one at a time once a key breaks the order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    // Batches of 10: six in key order, then k005 again, which ends the proof that keys are distinct.
+    const key = (i: number) => `k${String(i).padStart(3, '0')}`;
+    let log = '';
+    for (let i = 0; i < 60; i++) log += `{"key":"${key(i)}","value":{"v":${i}}}\n`;
+    log += `{"key":"k005","value":{"v":"again"}}\n`;
+    for (let i = 60; i < 100; i++) log += `{"key":"${key(i)}","value":{"v":${i}}}\n`;
+    writeFileSync(join(dir, 'mixed.jsonl'), log);
+    const inner = await openStore(storeUrl(fx.schema));
+    const events: string[] = [];
+    const scheme = `tracepg${fx.schema.replaceAll('_', '')}`;
+    let batches = 0;
+    registerDriver(scheme, () => {
+      const wrapped = Object.create(inner) as typeof inner;
+      const batchOf = new Map<string, number>();
+      wrapped.putMany = async (collection, records, options) => {
+        const p = options?.pipeline;
+        if (!p) {
+          const result = await inner.putMany(collection, records, options);
+          if (records.length > 0) events.push(`committed ${batchOf.get(records[0]!.key)}`);
+          return result;
+        }
+        const n = batches++;
+        batchOf.set(records[0]!.key, n);
+        // Staging is reported late, so a batch that waits for it visibly begins after it.
+        let reported: Promise<void> = Promise.resolve();
+        const pipeline = {
+          ...p,
+          onBegun: () => (events.push(`begun ${n}`), p.onBegun()),
+          onStaged: () => {
+            reported = new Promise<void>((resolve) => setTimeout(() => (events.push(`staged ${n}`), p.onStaged(), resolve()), 60));
+          },
+        };
+        const result = await inner.putMany(collection, records, { ...options, pipeline });
+        await reported;
+        return result;
+      };
+      return wrapped;
+    });
+    const result = await migrate({ from: `file:${dir}`, to: `${scheme}:x`, state: join(dir, 'state.db'), batchSize: 10 });
+    expect(result.status).toBe('completed');
+    // Eleven batches, each pipelined: the one that fails on the repeated key is written again after
+    // the batch before it, and the batches after it wait for that instead of giving way too.
+    expect(batches).toBe(11);
+    const at = (e: string) => {
+      const i = events.indexOf(e);
+      expect(i, e).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    // In order: some batch begins while the one before it is still staging.
+    expect([1, 2, 3, 4, 5].some((n) => at(`begun ${n}`) < at(`staged ${n - 1}`))).toBe(true);
+    // From the batch that repeats a key on, each begins only once the one before has staged its rows
+    // (batch 6 fails on the key before staging, so batch 7 begins once 6 is written again).
+    for (let n = 6; n < 11; n++) expect(at(`begun ${n}`), `batch ${n}`).toBeGreaterThan(at(n === 7 ? 'committed 6' : `staged ${n - 1}`));
+    const rows = (await fx.db.query(`SELECT key, value::text AS value FROM ${fx.table('mixed')} ORDER BY key`)).rows as { key: string; value: string }[];
+    expect(rows.map((r) => r.key)).toEqual(Array.from({ length: 100 }, (_, i) => key(i)));
+    for (const r of rows) expect(JSON.parse(r.value), r.key).toEqual({ v: r.key === 'k005' ? 'again' : Number(r.key.slice(1)) });
+  });
+
   it('hands JSON text to PostgreSQL unparsed: a malformed value is rejected with its file and line, the rest lands', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
