@@ -8,8 +8,8 @@
  * - On resume, a target that keeps checkpoints in its own transactions is asked first: its cursor is
  *   exactly what is committed, so no batch is applied twice. Elsewhere a batch may be applied again
  *   after a crash; upserts make that change nothing.
- * - Reading runs one batch ahead of writing (two batches in memory at most), so a slow source and a
- *   slow target overlap without unbounded buffering.
+ * - Reading runs one batch ahead of writing, with at most PIPELINE_DEPTH batches being written (one
+ *   without a pipelined target), so a slow source and a slow target overlap without unbounded buffering.
  * - Stopping (pause, SIGINT) is checked between batches: the batch in flight finishes and is checkpointed.
  * - Transient failures are retried everywhere a unit touches a backend: the target checkpoint read,
  *   table creation, each write, and each scan read (reopened from the last batch's cursor).
