@@ -4,7 +4,8 @@
  * connection string reads them (`sslmode=`, `options=`, `application_name=`...). Table design and
  * SQL are in postgres-sql.ts, COPY encoding in postgres-copy.ts, the transaction in postgres-write.ts,
  * jsonb's limits in postgres-values.ts, URL options in postgres-config.ts, the range digests that
- * `verify --mode checksum` computes in the database in postgres-digest.ts.
+ * `verify --mode checksum` computes in the database and the per-record digests of `--mode full` in
+ * postgres-digest.ts.
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -18,6 +19,7 @@ import type {
 } from '../core/store.js';
 import { redactUrl } from '../core/url.js';
 import type { RangeDigestSource } from '../verify/checksum-diff.js';
+import type { RowDigestSource } from '../verify/row-digest-merge.js';
 import { errorHint, parsePostgresUrl } from './postgres-config.js';
 import { createPostgresDigest } from './postgres-digest.js';
 import {
@@ -84,7 +86,7 @@ const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
 const CREATE_RACE = new Set(['40P01', '40001']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 
-export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource {
+export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource & RowDigestSource {
   const { connectionString, options } = parsePostgresUrl(url);
   const { schema } = options;
   const location = redactUrl(url).replace(/\?.*$/, '');
@@ -230,7 +232,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows));
   const digest = createPostgresDigest((collection) => tableName(schema, collection), digestQuery);
 
-  const store: Store & RangeDigestSource = {
+  const store: Store & RangeDigestSource & RowDigestSource = {
     ...digest,
     driver: DRIVER,
     location,

@@ -14,8 +14,8 @@
 import { sameValue } from '../core/canonical.js';
 import { compareKeys } from '../core/key-order.js';
 import type { StoredRecord } from '../core/record.js';
-import type { ScanBatch, ScanOptions, Store } from '../core/store.js';
-import type { RangeScan } from './scan-reader.js';
+import type { ScanBatch, Store } from '../core/store.js';
+import { scanOptionsOf, type RangeScan } from './scan-reader.js';
 import type { DiffTally, ReadMeter } from './tally.js';
 
 export interface MergeSides {
@@ -44,17 +44,12 @@ export class BatchCursor {
   private lastKey: string | null = null;
 
   constructor(
-    store: Store,
-    collection: string,
+    scan: AsyncIterable<ScanBatch>,
     private readonly meter: ReadMeter,
     private readonly label: string,
     private readonly range: RangeScan,
   ) {
-    const options: ScanOptions = { batchSize: range.batchSize ?? 1000, skipMetadata: true };
-    if (range.after != null) options.after = range.after;
-    if (range.until != null) options.until = range.until;
-    if (range.signal) options.signal = range.signal;
-    this.iterator = store.scan(collection, options)[Symbol.asyncIterator]();
+    this.iterator = scan[Symbol.asyncIterator]();
   }
 
   /** Loads the next non-empty batch into `records` (or sets `done`). */
@@ -118,8 +113,8 @@ export class BatchCursor {
 /** Compares the records of both sides within the range (default: everything) into the tally. */
 export async function mergeDiff(sides: MergeSides, tally: DiffTally, range: RangeScan = {}): Promise<void> {
   const { source, target, collection } = sides;
-  const s = new BatchCursor(source, collection, sides.sourceMeter, `source ${source.location} scan of "${collection}"`, range);
-  const t = new BatchCursor(target, collection, sides.targetMeter, `target ${target.location} scan of "${collection}"`, range);
+  const s = new BatchCursor(source.scan(collection, scanOptionsOf(range)), sides.sourceMeter, `source ${source.location} scan of "${collection}"`, range);
+  const t = new BatchCursor(target.scan(collection, scanOptionsOf(range)), sides.targetMeter, `target ${target.location} scan of "${collection}"`, range);
   try {
     for (;;) {
       if (s.i >= s.records.length) await s.fill();

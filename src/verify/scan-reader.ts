@@ -3,7 +3,7 @@
  * The ordered merge reads whole batches instead (`BatchCursor` in full-diff.ts).
  */
 import type { StoredRecord } from '../core/record.js';
-import type { Store } from '../core/store.js';
+import type { ScanOptions, Store } from '../core/store.js';
 import type { ReadMeter } from './tally.js';
 
 export interface RangeScan {
@@ -15,13 +15,18 @@ export interface RangeScan {
   signal?: AbortSignal | undefined;
 }
 
-export async function* readRecords(store: Store, collection: string, meter: ReadMeter, range: RangeScan = {}): AsyncGenerator<StoredRecord> {
-  // Verify compares keys and values only, so a backend may skip updatedAt/version.
-  const options: Parameters<Store['scan']>[1] = { batchSize: range.batchSize ?? 1000, skipMetadata: true };
+/** `Store.scan` options for a verify read of the range: keys and values only, so a backend may skip
+ * updatedAt/version. */
+export function scanOptionsOf(range: RangeScan): ScanOptions {
+  const options: ScanOptions = { batchSize: range.batchSize ?? 1000, skipMetadata: true };
   if (range.after != null) options.after = range.after;
   if (range.until != null) options.until = range.until;
   if (range.signal) options.signal = range.signal;
-  for await (const batch of store.scan(collection, options)) {
+  return options;
+}
+
+export async function* readRecords(store: Store, collection: string, meter: ReadMeter, range: RangeScan = {}): AsyncGenerator<StoredRecord> {
+  for await (const batch of store.scan(collection, scanOptionsOf(range))) {
     range.signal?.throwIfAborted();
     if (batch.rejects.length > 0) meter.rejected(batch.rejects);
     await meter.took(batch.records);

@@ -29,6 +29,11 @@ export class DiffTally {
     this.matching++;
   }
 
+  /** Whether the next difference of this kind becomes an example (so its values are worth reading). */
+  wantsExample(kind: DiffKind): boolean {
+    return this.kept[kind].length < this.examplesPerKind;
+  }
+
   async diff(kind: DiffKind, key: string, source?: RecordValue, target?: RecordValue): Promise<void> {
     this[kind]++;
     const list = this.kept[kind];

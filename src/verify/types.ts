@@ -10,7 +10,7 @@ import type { JsonChange } from './diff-json.js';
 
 export type VerifyMode = 'count' | 'checksum' | 'full' | 'sample';
 export type DiffKind = 'missing' | 'different' | 'extra';
-export type VerifyMethod = 'count' | 'merge' | 'lookup' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sample';
+export type VerifyMethod = 'count' | 'merge' | 'row-digest-merge' | 'lookup' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sample';
 
 export interface VerifyOptions {
   /** Source store or URL (the truth). */
@@ -69,6 +69,10 @@ export interface VerifyTuning {
    * the merge needs no canonicalising where the text is identical, so the merge is the default.
    * @default false */
   clientDigests: boolean;
+  /** Full mode between two stores that digest each record themselves (two PostgreSQL servers): merge
+   * keys and digests, reading values only where digests differ (row-digest-merge.ts). false streams
+   * every value instead. @default true */
+  rowDigests: boolean;
 }
 
 export interface VerifyProgress {

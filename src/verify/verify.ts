@@ -3,8 +3,9 @@
  *
  * Per collection it picks a comparison method from the mode and what the stores can do:
  *   count    → counts only
- *   full     → streaming merge of ordered scans; an unordered source streamed and looked up in an
- *              ordered target; otherwise hash partitions on disk
+ *   full     → streaming merge of ordered scans (of keys and per-record digests where both stores
+ *              compute the same ones); an unordered source streamed and looked up in an ordered
+ *              target; otherwise hash partitions on disk
  *   checksum → range digests and bisection (needs ordered range scans; otherwise as `full`)
  *   sample   → reservoir sample of the source, point lookups in the target, a Clopper-Pearson bound
  * Memory stays bounded in every method: only examples are kept, everything else is counted.
@@ -20,6 +21,7 @@ import { createRetrier } from '../engine/retry.js';
 import { checksumDiff, hasRangeDigest } from './checksum-diff.js';
 import { countCollection, countResult } from './count.js';
 import { mergeDiff, type MergeSides } from './full-diff.js';
+import { rowDigestMerge, sameRowDigests } from './row-digest-merge.js';
 import { hashPartitionDiff, partitionCount } from './hash-partition.js';
 import { lookupDiff } from './lookup-diff.js';
 import { checkReferences, loadReferences } from './refs.js';
@@ -43,6 +45,7 @@ const DEFAULT_TUNING: VerifyTuning = {
   lookupPending: 20_000,
   lookupMemoryKeys: 100_000,
   clientDigests: false,
+  rowDigests: true,
 };
 
 interface Context {
@@ -291,6 +294,12 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
       if (method === 'sql-pushdown') {
         note = 'range digests computed by PostgreSQL from jsonb hashes (fast, no text rendering); they cannot see a swap of two equal-size values 32 tokens apart in one document or a moved array boundary that keeps the size: --mode full compares every record exactly';
       }
+    } else if (merging && tuning.rowDigests && (await sameRowDigests(source, target, signal))) {
+      await rowDigestMerge(sides as Parameters<typeof rowDigestMerge>[0], tally, { batchSize: tuning.batchSize, signal });
+      method = 'row-digest-merge';
+      note = 'each side sent keys and an MD5 of each value text, computed by the database; the values were read and compared only where the digests differed';
+      sourceCount = tally.matching + tally.different + tally.missing + sides.sourceMeter.rejectCount;
+      targetCount = tally.matching + tally.different + tally.extra + sides.targetMeter.rejectCount;
     } else {
       await mergeDiff(sides, tally, { batchSize: tuning.batchSize, signal });
       method = 'merge';

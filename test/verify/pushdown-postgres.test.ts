@@ -131,6 +131,48 @@ describe('verify checksum between two PostgreSQL stores', () => {
   });
 });
 
+describe('verify full between two PostgreSQL stores: keys and per-record digests', () => {
+  for (const tuning of [{}, { batchSize: 7 }]) {
+    it(`finds exactly the planted differences, reading values only where digests differ (tuning ${JSON.stringify(tuning)})`, async () => {
+      const c = fresh();
+      const planted = await plant(source, target, c, { bytes: true });
+      // The spelling-only pairs that jsonb still prints differently must reach the canonical comparison.
+      const spelled = await db.query(
+        `SELECT a.key FROM ${table(schemaA, c)} a JOIN ${table(schemaB, c)} b USING (key) WHERE a.value::text <> b.value::text ORDER BY key`,
+      );
+      expect(spelled.rows.map((r: { key: string }) => r.key)).toContain('number-spelling');
+      const result = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 1000, tuning });
+      expectPlanted(result, planted, c);
+      const row = result.collections[0]!;
+      expect(row.method).toBe('row-digest-merge');
+      expect(row.matching).toBe(planted.sourceCount - planted.missing.length - planted.different.length);
+      for (const key of planted.sameData) expect(row.examples.map((e) => e.key)).not.toContain(key);
+      const precision = row.examples.find((e) => e.key === 'changed-precision')!;
+      expect(precision.diff).toEqual([{ path: '$.a.x', op: 'changed', old: '1.0000000000000002', new: '1' }]);
+      // One-sided examples still carry the value, read by key.
+      expect(JSON.parse(row.examples.find((e) => e.key === 'missing-1')!.source as string)).toEqual({ only: 'source', k: 'missing-1' });
+      expect(JSON.parse(row.examples.find((e) => e.key === 'extra-1')!.target as string)).toEqual({ only: 'target', k: 'extra-1' });
+      const plain = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 1000, tuning: { ...tuning, rowDigests: false } });
+      expect(plain.collections[0]!.method).toBe('merge');
+      expect(plain.collections[0]).toMatchObject({ matching: row.matching, missing: row.missing, different: row.different, extra: row.extra });
+    });
+  }
+
+  it('moves keys and digests instead of documents', async () => {
+    const c = fresh();
+    await fillBoth(c, 20_000);
+    await db.query(`UPDATE ${table(schemaB, c)} SET value = jsonb_set(value, '{name}', '"renamed"') WHERE key = 'r004321'`);
+    const digests = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10 });
+    const plain = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10, tuning: { rowDigests: false } });
+    const [d, p] = [digests.collections[0]!, plain.collections[0]!];
+    expect(d.method).toBe('row-digest-merge');
+    expect(d.examples.map((e) => [e.kind, e.key])).toEqual([['different', 'r004321']]);
+    expect(d.examples[0]!.diff).toEqual(p.examples[0]!.diff);
+    expect(d.matching).toBe(19_999);
+    expect(d.bytesTransferred * 2).toBeLessThan(p.bytesTransferred);
+  });
+});
+
 describe('verify checksum between stores of different digest families', () => {
   it('computes the digests itself when the other side digests differently', async () => {
     const c = fresh();
