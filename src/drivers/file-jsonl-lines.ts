@@ -327,14 +327,24 @@ export function spansOneValue(b: Uint8Array, s: number, e: number): boolean {
   return false;
 }
 
-/** The index of the quote closing the string that opens at `s`, or -1. Strings are most of a JSON
- * text, so the quotes are found by the native indexOf; a quote after an odd run of backslashes is
- * escaped. */
+/**
+ * The index of the quote closing the string that opens at `s`, or -1; a quote after an odd run of
+ * backslashes is escaped. Most strings in a JSON text are short (member names, ids), and a native
+ * indexOf call costs more than looking at their few bytes here (measured: a third of the bracket
+ * scan), so the first bytes are looked at in a loop and a longer string is left to indexOf.
+ */
 function stringEnd(b: Uint8Array, s: number, e: number): number {
-  for (let i = b.indexOf(0x22, s + 1); i !== -1 && i < e; i = b.indexOf(0x22, i + 1)) {
-    let k = i - 1;
-    while (b[k] === 0x5c) k--;
-    if ((i - 1 - k) % 2 === 0) return i;
-  }
+  const near = Math.min(e, s + 1 + SHORT_STRING);
+  let i = s + 1;
+  for (; i < near; i++) if (b[i] === 0x22 && !escaped(b, i)) return i;
+  for (i = b.indexOf(0x22, i); i !== -1 && i < e; i = b.indexOf(0x22, i + 1)) if (!escaped(b, i)) return i;
   return -1;
+}
+
+const SHORT_STRING = 48;
+
+function escaped(b: Uint8Array, quote: number): boolean {
+  let k = quote - 1;
+  while (b[k] === 0x5c) k--;
+  return (quote - 1 - k) % 2 === 1;
 }

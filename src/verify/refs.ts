@@ -11,7 +11,6 @@
  *     - { from: notes.value.author.id, to: users }
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { ConfigurationError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { parseJsonTree, type JsonNode } from './diff-json.js';
@@ -36,6 +35,8 @@ export async function loadReferences(file: string): Promise<Reference[]> {
     throw new ConfigurationError(`cannot read the references file ${file}: ${(cause as Error).message}; check the --refs path`, { cause });
   }
   let doc: unknown;
+  // Loaded here, not at the top: every `cutover verify` would pay for the YAML parser at start-up.
+  const { parse: parseYaml } = await import('yaml');
   try {
     doc = parseYaml(text);
   } catch (cause) {

@@ -17,7 +17,6 @@ import { collectionNameProblem } from '../core/record.js';
 import type { Store } from '../core/store.js';
 import { openStore } from '../drivers/index.js';
 import { rateLimiterFor, type RateLimiter } from '../engine/rate-limiter.js';
-import { createRetrier } from '../engine/retry.js';
 import { checksumDiff, hasRangeDigest } from './checksum-diff.js';
 import { countCollection, countResult } from './count.js';
 import { mergeDiff, type MergeSides } from './full-diff.js';
@@ -121,6 +120,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
         const exact = mode === 'full' || mode === 'checksum';
         const before = await compareAll(ctx, collections, mode, errors, exact ? sinkFor : undefined);
         if (!exact) await compareAll(ctx, collections, 'checksum', errors, sinkFor);
+        // Loaded only to repair: cockatiel is a tenth of a second of every verify's start-up otherwise.
+        const { createRetrier } = await import('../engine/retry.js');
         const retrier = createRetrier();
         const repair = { before, after: [] as CollectionResult[], copied: 0, deleted: 0, rejected: [] as RejectInfo[] };
         for (const [collection, s] of spills) {

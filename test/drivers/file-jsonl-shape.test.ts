@@ -23,6 +23,18 @@ describe('spansOneValue', () => {
     }
   });
 
+  it('finds string ends the same near the opening quote and far from it (escaped quotes and backslashes on both sides)', () => {
+    for (const pad of [0, 1, 30, 46, 47, 48, 49, 50, 200]) {
+      const x = 'x'.repeat(pad);
+      // A string whose escaped quote, escaped backslash or closing quote falls at every distance.
+      expect(spans(String.raw`{"s":"${x}\\"}`), `closing after an escaped backslash, pad ${pad}`).toBe(true);
+      expect(spans(String.raw`{"s":"${x}\\\"}"}`), `escaped quote then brace inside, pad ${pad}`).toBe(true);
+      expect(spans(String.raw`{"s":"${x}\\\"}`), `string never closes, pad ${pad}`).toBe(false);
+      expect(spans(`["${x}","}"],1`), `value followed by more, pad ${pad}`).toBe(false);
+      expect(spans(String.raw`"${x}\\"`), `a string value, pad ${pad}`).toBe(true);
+    }
+  });
+
   it('leaves the syntax inside to the target: balanced but malformed text spans', () => {
     expect(spans('{"broken":}')).toBe(true);
     expect(spans('{"a":1]')).toBe(true);
