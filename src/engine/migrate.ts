@@ -17,7 +17,7 @@ import { RejectsFile } from './rejects-file.js';
 import { createRetrier, type RetryOptions } from './retry.js';
 import { loadTransform } from './transform.js';
 import { copyUnit, FailFastStop } from './unit-copier.js';
-import { plannedRanges, splitRanges } from './split.js';
+import { plannedRanges, rangeSlots, splitRanges } from './split.js';
 import { processAlive } from '../state/process-alive.js';
 
 /** Units copied at once. */
@@ -138,7 +138,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
       const plans = await planCollections(source, target, collections, false);
       const planned: Parameters<StateStore['addUnits']>[0] = [];
       for (const plan of plans) {
-        const parts = await plannedRanges(source, plan.collection, plan.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
+        const parts = await plannedRanges(source, plan.collection, plan.records, options, rangeSlots(options.concurrency ?? DEFAULT_CONCURRENCY, target));
         const ranges = await splitRanges(source, plan.collection, parts, plan.records);
         ranges.forEach((range, i) => {
           planned.push({
@@ -254,7 +254,7 @@ async function dryRun(options: MigrateOptions, id: string, started: number): Pro
     }
     const collections = await selectCollections(source, options.only);
     const plan = await planCollections(source, target, collections);
-    for (const p of plan) p.ranges = await plannedRanges(source, p.collection, p.records, options, options.concurrency ?? DEFAULT_CONCURRENCY);
+    for (const p of plan) p.ranges = await plannedRanges(source, p.collection, p.records, options, rangeSlots(options.concurrency ?? DEFAULT_CONCURRENCY, target));
     const estimate = await estimateDuration(source, plan);
     const total = plan.reduce((n, p) => n + p.records, 0);
     return {

@@ -17,10 +17,16 @@
  *   PipelineYield) and releases its locks, because k-1's retry may need them; the engine then writes k
  *   again after k-1 has settled, without pipelining. A k that has not begun yet just waits for k-1's
  *   retry to commit, so one failure does not end the pipelining of the rest of the unit.
- * The unit copier bounds how many batches are in flight (PIPELINE_DEPTH in unit-copier.ts).
+ * The unit copier keeps at most PIPELINE_DEPTH batches in flight.
  */
 import { PipelineYield } from '../core/errors.js';
 import type { WritePipeline } from '../core/store.js';
+
+/**
+ * Batches in flight at once on a pipelined target. Loose batches (distinct keys) stream in parallel,
+ * each on a connection of its own; strict ones overlap one write with one commit whatever the depth.
+ */
+export const PIPELINE_DEPTH = 3;
 
 /** A promise with its settlers; a rejection nobody awaits is a signal, not an error. */
 class Signal {

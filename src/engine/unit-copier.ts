@@ -21,7 +21,7 @@ import type { ScanBatch, Store } from '../core/store.js';
 import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
 import { writeBatch } from './batch-writer.js';
 import { AscendingKeys } from './key-guard.js';
-import { BatchSignals, firstSignals } from './pipeline.js';
+import { BatchSignals, PIPELINE_DEPTH, firstSignals } from './pipeline.js';
 import type { EventListener, UnitProgress } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { RejectsFile } from './rejects-file.js';
@@ -47,11 +47,6 @@ export interface UnitCopyContext {
 
 export type UnitOutcome = 'done' | 'paused';
 
-/**
- * Batches in flight at once on a pipelined target. Loose batches (distinct keys) stream in parallel,
- * each on a connection of its own; strict ones overlap one write with one commit whatever the depth.
- */
-const PIPELINE_DEPTH = 3;
 
 export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<UnitOutcome> {
   const { source, target, state, migrationId } = ctx;

@@ -194,6 +194,22 @@ describe('bulk load into an empty PostgreSQL table', () => {
     for (const r of rows) expect(JSON.parse(r.value), r.key).toEqual({ v: r.key === 'k005' ? 'again' : Number(r.key.slice(1)) });
   });
 
+  it('splits automatically into fewer ranges for PostgreSQL, which streams several batches per range already', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const sqlite = await openStore(`sqlite:${join(dir, 'big.db')}`);
+    await sqlite.putMany('big', Array.from({ length: 2500 }, (_, i) => ({ key: `b${String(i).padStart(4, '0')}`, value: `{"i":${i}}` })));
+    await sqlite.close();
+    const plan = async (to: string, concurrency: number) => {
+      const dry = await migrate({ from: `sqlite:${join(dir, 'big.db')}`, to, state: join(dir, 'state.db'), autoSplitRecords: 1000, concurrency, dryRun: true });
+      return dry.plan!.map((p) => p.ranges);
+    };
+    // Two ranges' worth of records: a target without pipelining gets both, PostgreSQL one per three slots.
+    expect(await plan(`memory:split-${fx.schema}`, 4)).toEqual([2]);
+    expect(await plan(storeUrl(fx.schema), 4)).toEqual([1]);
+    expect(await plan(storeUrl(fx.schema), 6)).toEqual([2]);
+  });
+
   it('hands JSON text to PostgreSQL unparsed: a malformed value is rejected with its file and line, the rest lands', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
