@@ -112,20 +112,23 @@ const ROW_PROBE_SQL = `SELECT md5('{"b":[1.50,true,null,"x\u00e9 😀"],"a":-2e4
 export type DigestQuery = <R extends object>(operation: string, collection: string | undefined, sql: string, params: string[]) => Promise<R[]>;
 
 export function createPostgresDigest(table: (collection: string) => string, query: DigestQuery): RangeDigestSource & RowDigestSource {
-  let family: Promise<string> | null = null;
-  let rowFamily: Promise<string> | null = null;
-  return {
-    rowDigestFamily(signal) {
+  /** A family name with the server's answer to its probe, asked once (again after a failure). */
+  const probed = (operation: string, name: string, sql: string) => {
+    let answer: Promise<string> | null = null;
+    return (signal?: AbortSignal): Promise<string> => {
       signal?.throwIfAborted();
-      if (!rowFamily) {
-        rowFamily = query<{ probe: string }>('probing the row digest', undefined, ROW_PROBE_SQL, [])
-          .then((rows) => `${ROW_DIGEST_FAMILY}:${rows[0]!.probe}`);
-        rowFamily.catch(() => {
-          rowFamily = null;
+      if (!answer) {
+        answer = query<{ probe: string }>(operation, undefined, sql, []).then((rows) => `${name}:${rows[0]!.probe}`);
+        answer.catch(() => {
+          answer = null;
         });
       }
-      return rowFamily;
-    },
+      return answer;
+    };
+  };
+  return {
+    rowDigestFamily: probed('probing the row digest', ROW_DIGEST_FAMILY, ROW_PROBE_SQL),
+    digestFamily: probed('probing the digest functions', DIGEST_FAMILY, PROBE_SQL),
 
     async *scanRowDigests(collection, options): AsyncIterable<ScanBatch> {
       const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000));
@@ -140,18 +143,6 @@ export function createPostgresDigest(table: (collection: string) => string, quer
         yield { records: rows.map((r) => ({ key: r.key, value: r.d })), rejects: [], cursor: after };
         if (rows.length < batchSize) return;
       }
-    },
-
-    digestFamily(signal) {
-      signal?.throwIfAborted();
-      if (!family) {
-        family = query<{ probe: string }>('probing the digest functions', undefined, PROBE_SQL, [])
-          .then((rows) => `${DIGEST_FAMILY}:${rows[0]!.probe}`);
-        family.catch(() => {
-          family = null;
-        });
-      }
-      return family;
     },
 
     async rangeDigest(collection, range, signal): Promise<RangeDigest> {

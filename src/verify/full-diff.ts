@@ -110,11 +110,19 @@ export class BatchCursor {
   }
 }
 
-/** Compares the records of both sides within the range (default: everything) into the tally. */
-export async function mergeDiff(sides: MergeSides, tally: DiffTally, range: RangeScan = {}): Promise<void> {
-  const { source, target, collection } = sides;
-  const s = new BatchCursor(source.scan(collection, scanOptionsOf(range)), sides.sourceMeter, `source ${source.location} scan of "${collection}"`, range);
-  const t = new BatchCursor(target.scan(collection, scanOptionsOf(range)), sides.targetMeter, `target ${target.location} scan of "${collection}"`, range);
+/** What a merge does with each pair of records; `equal` decides synchronously so matches cost no await. */
+export interface MergeHandlers {
+  /** Both sides hold the key: true counts a match, false hands the pair to `differ`. */
+  equal(x: StoredRecord, y: StoredRecord): boolean;
+  differ(x: StoredRecord, y: StoredRecord): void | Promise<void>;
+  missing(x: StoredRecord): void | Promise<void>;
+  extra(y: StoredRecord): void | Promise<void>;
+  /** After each stretch of compared batches, and once at the end. */
+  settle?(final: boolean): Promise<void>;
+}
+
+/** Walks two ordered cursors in step, like a merge join, and closes both at the end. */
+export async function mergeCursors(s: BatchCursor, t: BatchCursor, tally: DiffTally, h: MergeHandlers): Promise<void> {
   try {
     for (;;) {
       if (s.i >= s.records.length) await s.fill();
@@ -131,27 +139,42 @@ export async function mergeDiff(sides: MergeSides, tally: DiffTally, range: Rang
         const y = b[j]!;
         const order = x.key === y.key ? 0 : compareKeys(x.key, y.key);
         if (order === 0) {
-          if (x.value === y.value || sameValue(x.value, y.value)) matched++;
-          else await tally.diff('different', x.key, x.value, y.value);
+          if (h.equal(x, y)) matched++;
+          else await h.differ(x, y);
           i++;
           j++;
         } else if (order < 0) {
-          await tally.diff('missing', x.key, x.value);
+          await h.missing(x);
           i++;
         } else {
-          await tally.diff('extra', y.key, undefined, y.value);
+          await h.extra(y);
           j++;
         }
       }
       // One side is exhausted for good: the rest of the other side differs.
-      if (t.done) for (; i < a.length; i++) await tally.diff('missing', a[i]!.key, a[i]!.value);
-      if (s.done) for (; j < b.length; j++) await tally.diff('extra', b[j]!.key, undefined, b[j]!.value);
+      if (t.done) for (; i < a.length; i++) await h.missing(a[i]!);
+      if (s.done) for (; j < b.length; j++) await h.extra(b[j]!);
       tally.matching += matched;
       s.i = i;
       t.i = j;
+      await h.settle?.(false);
     }
+    await h.settle?.(true);
   } finally {
     await s.close();
     await t.close();
   }
+}
+
+/** Compares the records of both sides within the range (default: everything) into the tally. */
+export async function mergeDiff(sides: MergeSides, tally: DiffTally, range: RangeScan = {}): Promise<void> {
+  const { source, target, collection } = sides;
+  const s = new BatchCursor(source.scan(collection, scanOptionsOf(range)), sides.sourceMeter, `source ${source.location} scan of "${collection}"`, range);
+  const t = new BatchCursor(target.scan(collection, scanOptionsOf(range)), sides.targetMeter, `target ${target.location} scan of "${collection}"`, range);
+  await mergeCursors(s, t, tally, {
+    equal: (x, y) => x.value === y.value || sameValue(x.value, y.value),
+    differ: (x, y) => tally.diff('different', x.key, x.value, y.value),
+    missing: (x) => tally.diff('missing', x.key, x.value),
+    extra: (y) => tally.diff('extra', y.key, undefined, y.value),
+  });
 }

@@ -12,9 +12,8 @@
  * a probe computed by each server, so servers that print or hash differently never compare digests.
  */
 import { sameValue } from '../core/canonical.js';
-import { compareKeys } from '../core/key-order.js';
 import type { ScanBatch, Store } from '../core/store.js';
-import { BatchCursor, type MergeSides } from './full-diff.js';
+import { BatchCursor, mergeCursors, type MergeSides } from './full-diff.js';
 import { scanOptionsOf, type RangeScan } from './scan-reader.js';
 import type { DiffTally, ReadMeter } from './tally.js';
 
@@ -54,11 +53,6 @@ export async function rowDigestMerge(sides: MergeSides & { source: Store & RowDi
   const s = new BatchCursor(source.scanRowDigests(collection, options), sides.sourceMeter, `source ${source.location} digest scan of "${collection}"`, range);
   const t = new BatchCursor(target.scanRowDigests(collection, options), sides.targetMeter, `target ${target.location} digest scan of "${collection}"`, range);
   let suspects: string[] = [];
-  const resolve = async () => {
-    const keys = suspects;
-    suspects = [];
-    if (keys.length > 0) await compareValues(sides, tally, keys);
-  };
   const oneSided = async (kind: 'missing' | 'extra', key: string) => {
     // The value only for an example the report keeps; a count needs none.
     const store = kind === 'missing' ? source : target;
@@ -66,45 +60,18 @@ export async function rowDigestMerge(sides: MergeSides & { source: Store & RowDi
     const value = tally.wantsExample(kind) ? (await read(store, meter, collection, [key]))[0]?.value : undefined;
     await tally.diff(kind, key, kind === 'missing' ? value : undefined, kind === 'extra' ? value : undefined);
   };
-  try {
-    for (;;) {
-      if (s.i >= s.records.length) await s.fill();
-      if (t.i >= t.records.length) await t.fill();
-      const a = s.records;
-      const b = t.records;
-      let i = s.i;
-      let j = t.i;
-      if (i >= a.length && j >= b.length) break;
-      let matched = 0;
-      while (i < a.length && j < b.length) {
-        const x = a[i]!;
-        const y = b[j]!;
-        const order = x.key === y.key ? 0 : compareKeys(x.key, y.key);
-        if (order === 0) {
-          if (x.value === y.value) matched++;
-          else suspects.push(x.key);
-          i++;
-          j++;
-        } else if (order < 0) {
-          await oneSided('missing', x.key);
-          i++;
-        } else {
-          await oneSided('extra', y.key);
-          j++;
-        }
-      }
-      if (t.done) for (; i < a.length; i++) await oneSided('missing', a[i]!.key);
-      if (s.done) for (; j < b.length; j++) await oneSided('extra', b[j]!.key);
-      tally.matching += matched;
-      s.i = i;
-      t.i = j;
-      if (suspects.length >= SUSPECTS_PER_READ) await resolve();
-    }
-    await resolve();
-  } finally {
-    await s.close();
-    await t.close();
-  }
+  await mergeCursors(s, t, tally, {
+    equal: (x, y) => x.value === y.value,
+    differ: (x) => void suspects.push(x.key),
+    missing: (x) => oneSided('missing', x.key),
+    extra: (y) => oneSided('extra', y.key),
+    settle: async (final) => {
+      if (suspects.length === 0 || (!final && suspects.length < SUSPECTS_PER_READ)) return;
+      const keys = suspects;
+      suspects = [];
+      await compareValues(sides, tally, keys);
+    },
+  });
 }
 
 async function read(store: Store, meter: ReadMeter, collection: string, keys: string[]) {
