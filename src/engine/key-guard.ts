@@ -3,8 +3,8 @@
  * ascending key order, no key can come twice. Ordered sources (SQLite, PostgreSQL, MySQL, a sorted
  * JSONL log) always pass; the first key that is not greater than the one before ends the proof for
  * the rest of the unit, whether or not it is a repeat. Distinct keys let batches stream at once
- * (pipeline.ts) and let a bulk load run without its key index (key-index.ts). The units of one
- * collection cover disjoint key ranges, so a guard per unit covers the collection.
+ * (pipeline.ts): no row lock of one can make another wait. The units of one collection cover disjoint
+ * key ranges, so a guard per unit covers the collection.
  */
 import type { StoredRecord } from '../core/record.js';
 import { compareKeys } from '../core/key-order.js';

