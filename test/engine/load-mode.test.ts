@@ -18,10 +18,23 @@ beforeAll(async () => {
 });
 afterAll(async () => fx?.close());
 
+/** A temp folder removed when the test ends. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A memory store holding `n` records `<prefix>000`, `<prefix>001`, ... with values {"i": i}. */
+async function numberedSource(url: string, collection: string, prefix: string, n: number) {
+  const records = Array.from({ length: n }, (_, i) => ({ key: `${prefix}${String(i).padStart(3, '0')}`, value: JSON.stringify({ i }) }));
+  await (await openStore(url)).putMany(collection, records);
+  return records;
+}
+
 describe('bulk load into an empty PostgreSQL table', () => {
   it('loads, and upserts the batches where the source repeats a key', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir();
     let log = '';
     for (let i = 0; i < 100; i++) log += `{"key":"k${String(i).padStart(3, '0')}","value":{"v":${i},"big":123456789012345678901234567890}}\n`;
     log += `{"key":"k007","value":{"v":"seven, corrected"}}\n`;
@@ -45,8 +58,7 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('a key repeated in the very next batch: the batch in flight gives way, and the later line still wins', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir();
     let log = '';
     // Batches of 10: every batch's first line repeats the previous batch's last key.
     for (let i = 0; i < 200; i++) {
@@ -71,11 +83,8 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('pipelined batches survive failed first attempts around them: transient errors, a poisoned record', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const source = await openStore(`memory:pipeline-${fx.schema}`);
-    const records = Array.from({ length: 120 }, (_, i) => ({ key: `p${String(i).padStart(3, '0')}`, value: JSON.stringify({ i }) }));
-    await source.putMany('piped', records);
+    const dir = tempDir();
+    const records = await numberedSource(`memory:pipeline-${fx.schema}`, 'piped', 'p', 120);
     const inner = await openStore(storeUrl(fx.schema));
     expect(inner.capabilities.pipelinedWrites).toBe(true);
     let puts = 0;
@@ -98,11 +107,8 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('a pipelined batch never commits before the batch before it, however slow that one is', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const source = await openStore(`memory:order-${fx.schema}`);
-    const records = Array.from({ length: 80 }, (_, i) => ({ key: `o${String(i).padStart(3, '0')}`, value: JSON.stringify({ i }) }));
-    await source.putMany('ordered', records);
+    const dir = tempDir();
+    const records = await numberedSource(`memory:order-${fx.schema}`, 'ordered', 'o', 80);
     const inner = await openStore(storeUrl(fx.schema));
     const committed: string[] = [];
     let overlapped = 0;
@@ -134,8 +140,7 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('streams batches at once while the keys come in order, and one at a time once a key breaks the order', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir();
     // Batches of 10: six in key order, then k005 again, which ends the proof that keys are distinct.
     const key = (i: number) => `k${String(i).padStart(3, '0')}`;
     let log = '';
@@ -195,8 +200,7 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('splits automatically into fewer ranges for PostgreSQL, which streams several batches per range already', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir();
     const sqlite = await openStore(`sqlite:${join(dir, 'big.db')}`);
     await sqlite.putMany('big', Array.from({ length: 2500 }, (_, i) => ({ key: `b${String(i).padStart(4, '0')}`, value: `{"i":${i}}` })));
     await sqlite.close();
@@ -211,8 +215,7 @@ describe('bulk load into an empty PostgreSQL table', () => {
   });
 
   it('hands JSON text to PostgreSQL unparsed: a malformed value is rejected with its file and line, the rest lands', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cutover-load-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir();
     const lines = [
       '{"key":"a","value":{"ok":1}}',
       '{"key":"b","value":{"broken":}}',
