@@ -1,5 +1,5 @@
 import type { RejectInfo } from './errors.js';
-import { collectionNameProblem, keyProblem, type StoredRecord } from './record.js';
+import { collectionNameProblem, isPlainLine, keyProblem, type StoredRecord } from './record.js';
 import { ConfigurationError } from './errors.js';
 
 /**
@@ -25,6 +25,8 @@ export function partitionRecords(
 
 /** A JSON text with a lone surrogate has no UTF-8 form, so no backend can hold it exactly. */
 function valueProblem(record: StoredRecord): string | null {
+  // Valid UTF-8 by construction: no lone surrogate, and no string to make of it here.
+  if (isPlainLine(record)) return null;
   const v = record.value;
   if (typeof v === 'string') {
     if (!v.isWellFormed()) return 'value contains a lone UTF-16 surrogate, which has no UTF-8 form; escape it as \\uXXXX in the JSON text';

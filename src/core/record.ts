@@ -57,6 +57,70 @@ export function valueSize(value: RecordValue): number {
   return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
 }
 
+/**
+ * A record still in the bytes it was read as: `line[start, end)` is the plain line
+ * `<key> TAB <JSON text> LF`, decoded only when something asks for `value`. A source hands these out
+ * only when the scan asked for them (`ScanOptions.jsonBytes`), and only for plain text: valid UTF-8
+ * with no backslash, tab, carriage return, line feed or NUL byte in the key or the JSON text, and no
+ * negative-zero number. That is a row of PostgreSQL's COPY text format as it stands (key, value), so
+ * a run of such lines goes to the server without a copy or a check per record, and the text is never
+ * turned into a string and back (most of the CPU a JSONL -> PostgreSQL copy spent here).
+ *
+ * `value` is a getter on the prototype: `{ ...record }` would lose it, so copy with `plainRecord`.
+ */
+export class RawJsonRecord implements StoredRecord {
+  updatedAt: string | null | undefined = undefined;
+  version: number | null | undefined = undefined;
+  /** false once `value` was assigned: the line no longer holds it. */
+  plain = true;
+  private text: RecordValue | undefined = undefined;
+
+  constructor(
+    public key: string,
+    readonly line: Buffer,
+    readonly start: number,
+    private readonly keyEnd: number,
+    readonly end: number,
+  ) {}
+
+  get value(): RecordValue {
+    return (this.text ??= this.line.toString('utf8', this.keyEnd + 1, this.end - 1));
+  }
+
+  set value(v: RecordValue) {
+    this.text = v;
+    this.plain = false;
+  }
+
+  /** The plain JSON text as UTF-8 bytes (a view, not a copy), or null once `value` was replaced. */
+  jsonBytes(): Buffer | null {
+    return this.plain ? this.line.subarray(this.keyEnd + 1, this.end - 1) : null;
+  }
+
+  /** The UTF-8 length of the JSON text, without decoding it. */
+  get byteLength(): number {
+    return this.plain ? this.end - this.keyEnd - 2 : valueSize(this.value);
+  }
+}
+
+/** Whether the record is a RawJsonRecord whose line still holds its value. */
+export function isPlainLine(record: StoredRecord): record is RawJsonRecord {
+  return record instanceof RawJsonRecord && record.plain;
+}
+
+/** Bytes of a record's value as stored, without decoding a RawJsonRecord. */
+export function recordValueSize(record: StoredRecord): number {
+  return record instanceof RawJsonRecord ? record.byteLength : valueSize(record.value);
+}
+
+/** A plain-object copy of a record (a RawJsonRecord's `value` lives on its prototype, which a spread drops). */
+export function plainRecord(record: StoredRecord): StoredRecord {
+  const out: StoredRecord = { key: record.key, value: record.value };
+  if (record.updatedAt !== undefined) out.updatedAt = record.updatedAt;
+  if (record.version !== undefined) out.version = record.version;
+  return out;
+}
+
 /** A JavaScript value to JSON text, for application-facing APIs. Refuses what JSON cannot hold. */
 export function toJsonText(value: unknown): string {
   const text = JSON.stringify(value);

@@ -27,6 +27,11 @@ export interface Capabilities {
    * commits, and commits only after it. Needs `transactionalCheckpoint`.
    */
   pipelinedWrites: boolean;
+  /**
+   * `putMany` writes a `RawJsonRecord`'s plain UTF-8 bytes as they are, without decoding them, so a
+   * source may hand JSON text over as bytes (`ScanOptions.jsonBytes`).
+   */
+  jsonBytes: boolean;
 }
 
 export interface ScanOptions {
@@ -47,6 +52,12 @@ export interface ScanOptions {
    * a malformed value is then refused by the target, per record. @default true
    */
   validateJson?: boolean;
+  /**
+   * true: the records go to a target that takes JSON as bytes (`capabilities.jsonBytes`), so a backend
+   * may hand out `RawJsonRecord`s (JSON text still in the bytes it read) instead of strings. Only
+   * together with `validateJson: false`. @default false
+   */
+  jsonBytes?: boolean;
   signal?: AbortSignal;
 }
 
@@ -169,6 +180,7 @@ export const NO_CAPABILITIES: Capabilities = {
   bulkLoad: false,
   validatesJson: false,
   pipelinedWrites: false,
+  jsonBytes: false,
 };
 
 /** Options every driver factory receives besides the URL. */

@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { isAscii, isUtf8 } from 'node:buffer';
-import { keyProblem, valueSize, type StoredRecord } from '../core/record.js';
+import { MAX_KEY_BYTES, keyProblem, valueSize, type StoredRecord } from '../core/record.js';
 import type { RejectInfo } from '../core/errors.js';
 import { memberText } from './file-json-text.js';
 import { reject, type FileLimits } from './file-io.js';
@@ -105,10 +105,16 @@ export function maxLineBytes(limits: FileLimits): number {
 export interface LineReaderOptions {
   /** false: the value's JSON text is taken by its structure (ScanOptions.validateJson). @default true */
   validateJson?: boolean;
+  /**
+   * true (only with `validateJson: false`): plain lines are packed as bytes and spans (KIND_RAW) for
+   * `RawJsonRecord`s instead of as decoded strings (ScanOptions.jsonBytes). @default false
+   */
+  jsonBytes?: boolean;
 }
 
 export function lineReader(path: string, collection: string, limits: FileLimits, options: LineReaderOptions = {}) {
   const validateJson = options.validateJson ?? true;
+  const jsonBytes = !validateJson && (options.jsonBytes ?? false);
   const maxLine = maxLineBytes(limits);
   const at = (line: number) => `${path}:line ${line}`;
 
@@ -197,7 +203,7 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
     for await (const c of chunks(path, from, maxLine)) {
       signal?.throwIfAborted();
       if ('oversized' in c) {
-        yield { strings: [], firstLine: line, fields: Float64Array.of(KIND_OTHER, c.oversized.end), others: [oversized(c.oversized, line++)] };
+        yield { strings: [], firstLine: line, fields: Float64Array.of(KIND_OTHER, c.oversized.end), others: [oversized(c.oversized, line++)], bytes: null, spans: null };
         continue;
       }
       for (let s = 0; s < c.buf.length; ) {
@@ -211,18 +217,57 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
     }
   }
 
-  /** The lines of `buf` (complete lines, starting at byte `pos` of the file, the first numbered `line`). */
+  /**
+   * The lines of `buf` (complete lines, starting at byte `pos` of the file, the first numbered `line`).
+   * With `jsonBytes`, a pack of valid UTF-8 gets bytes of its own, and each plain line (plainKeyEnd)
+   * is rewritten into them as `<key> TAB <value> LF` (compacted in place: the line only shrinks) and
+   * located by a span (RawJsonRecord): no string is made of its value, none is cloned to the scan's
+   * thread, and PostgreSQL's COPY gets runs of these lines as they are.
+   */
   function pack(buf: Buffer, pos: number, line: number): PackedLines {
     const firstLine = line;
     const ascii = isAscii(buf);
-    const fields = new Float64Array((countNewlines(buf) + (buf[buf.length - 1] === NL ? 0 : 1)) * PACKED_FIELDS);
+    const lineCount = countNewlines(buf) + (buf[buf.length - 1] === NL ? 0 : 1);
+    const fields = new Float64Array(lineCount * PACKED_FIELDS);
     const strings: string[] = [];
     const others: Line[] = [];
+    // A pack that is not all valid UTF-8 goes line by line, so that the bad lines are named.
+    const raw = jsonBytes && (ascii || isUtf8(buf));
+    // Its own ArrayBuffer (not a slice of the pool), so that the worker can transfer it.
+    const out = raw ? Buffer.allocUnsafeSlow(buf.length) : null;
+    if (out) buf.copy(out);
+    const spans = raw ? new Int32Array(lineCount * SPAN_FIELDS) : null;
+    const dirty = raw ? dirtyBytes(buf) : null;
+    let d = 0;
+    let spanAt = 0;
+    let o = 0;
     for (let s = 0, f = 0; s < buf.length; f += PACKED_FIELDS) {
       const nl = buf.indexOf(NL, s);
       const e = nl < 0 ? buf.length : nl + 1;
+      fields[f + 1] = pos + e;
+      if (out !== null) {
+        let n = nl < 0 ? e : nl;
+        if (n > s && buf[n - 1] === 13) n--;
+        while (d < dirty!.length && dirty![d]! < s) d++;
+        const keyEnd = d < dirty!.length && dirty![d]! < n ? -1 : plainKeyEnd(buf, s, n);
+        if (keyEnd >= 0) {
+          fields[f] = plainKeyAscii ? KIND_RAW : KIND_RAW_UTF8;
+          // o <= s: what is moved is never overwritten before it moves.
+          spans![spanAt++] = o;
+          out.copyWithin(o, s + 8, keyEnd);
+          o += keyEnd - (s + 8);
+          spans![spanAt++] = o;
+          out[o++] = 0x09;
+          out.copyWithin(o, keyEnd + 10, n - 1);
+          o += n - 1 - (keyEnd + 10);
+          out[o++] = NL;
+          spans![spanAt++] = o;
+          line++;
+          s = e;
+          continue;
+        }
+      }
       const l = parseLine(buf, s, e, pos + e, line++, nl < 0, ascii);
-      fields[f + 1] = l.end;
       if ('put' in l && typeof l.put.value === 'string' && l.put.updatedAt === undefined && l.put.version === undefined) {
         fields[f] = KIND_PUT;
         strings.push(l.put.key, l.put.value);
@@ -232,8 +277,32 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
       }
       s = e;
     }
-    return { strings, firstLine, fields, others };
+    return { strings, firstLine, fields, others, bytes: out, spans };
   }
+
+  /**
+   * The shape cutover writes, `{"key":"<plain>","value":<one plain value>}`, in a line `buf[s, n)` that
+   * holds no dirty byte (dirtyBytes): the key's closing quote, or -1 for anything else, which takes the
+   * checked path (parseLine). Without a backslash in the line the first quote after the key's opening
+   * one closes it. Sets plainKeyAscii.
+   */
+  function plainKeyEnd(buf: Buffer, s: number, n: number): number {
+    if (n - s < 20 || buf[n - 1] !== 0x7d || !bytesAt(buf, s, KEY_OPEN)) return -1;
+    const q = buf.indexOf(0x22, s + 8);
+    if (q <= s + 8 || q + 11 > n - 1 || q - (s + 8) > MAX_KEY_BYTES || !bytesAt(buf, q + 1, VALUE_MEMBER)) return -1;
+    let ascii = true;
+    for (let i = s + 8; i < q; i++) {
+      const c = buf[i]!;
+      // A raw control character makes the line malformed JSON: the checked path says so.
+      if (c < 0x20) return -1;
+      if (c >= 0x80) ascii = false;
+    }
+    const vs = q + 10;
+    if (n - 1 - vs > limits.maxValueBytes || !plainSpan(buf, vs, n - 1)) return -1;
+    plainKeyAscii = ascii;
+    return q;
+  }
+  let plainKeyAscii = true;
 
   /** Every line from byte `from` on, a chunk's worth at a time. */
   async function* lines(from: number, signal?: AbortSignal): AsyncGenerator<Line[]> {
@@ -285,12 +354,40 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
 
 const PACK_BYTES = 64 * 1024;
 
+const KEY_OPEN = Buffer.from('{"key":"');
+const VALUE_MEMBER = Buffer.from(',"value":');
+
+function bytesAt(buf: Buffer, at: number, want: Buffer): boolean {
+  for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return false;
+  return true;
+}
+
+/**
+ * Bytes that keep a line off the plain path, ascending: a backslash (an escape, which may hide a
+ * \u0000 or a lone surrogate, and which COPY text format would have to double), a tab or carriage
+ * return (COPY delimiters) and NUL. Each is looked for with a native indexOf over the whole pack;
+ * typical data holds none of them.
+ */
+function dirtyBytes(buf: Buffer): number[] {
+  const at: number[] = [];
+  for (const b of DIRTY) for (let i = buf.indexOf(b); i !== -1; i = buf.indexOf(b, i + 1)) at.push(i);
+  return at.length > 1 ? at.sort((x, y) => x - y) : at;
+}
+const DIRTY = [0x5c, 0x09, 0x0d, 0x00];
+
+/** Numbers per KIND_RAW line in PackedLines.spans: where its `key TAB value LF` line starts in `bytes`, its TAB, its end. */
+export const SPAN_FIELDS = 3;
+
 /** Numbers per line in PackedLines.fields: kind, end. */
 export const PACKED_FIELDS = 2;
 /** The line is a record of the next two of `strings`, key and JSON text. */
 export const KIND_PUT = 1;
 /** The line is the next of `others`, parsed in full. */
 export const KIND_OTHER = 0;
+/** The line is a plain record in `bytes` at the next SPAN_FIELDS of `spans`; its key is ASCII. */
+export const KIND_RAW = 2;
+/** As KIND_RAW, with a key to decode as UTF-8. */
+export const KIND_RAW_UTF8 = 3;
 
 /** One chunk's lines (see packedLines); `end` is the byte offset after each line, its cursor. */
 export interface PackedLines {
@@ -298,6 +395,9 @@ export interface PackedLines {
   firstLine: number;
   fields: Float64Array;
   others: Line[];
+  /** The pack's own bytes holding its KIND_RAW lines, rewritten (jsonBytes). */
+  bytes: Uint8Array | null;
+  spans: Int32Array | null;
 }
 
 const SCALAR = /^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)$/;
@@ -325,6 +425,45 @@ export function spansOneValue(b: Uint8Array, s: number, e: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * spansOneValue for a plain value (no backslash, so every quote opens or closes a string), which also
+ * refuses a negative-zero number (jsonb would store it as 0; the checked path rejects it with that
+ * reason) and anything else that starts with "-0" (rare; the checked path decides).
+ */
+export function plainSpan(b: Uint8Array, s: number, e: number): boolean {
+  if (s >= e) return false;
+  const first = b[s]!;
+  if (first === 0x22) return b.indexOf(0x22, s + 1) === e - 1;
+  if (first !== 0x7b && first !== 0x5b) return !(first === 0x2d && b[s + 1] === 0x30) && spansOneValue(b, s, e);
+  let depth = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      const near = Math.min(e, i + 1 + SHORT_STRING);
+      let j = i + 1;
+      while (j < near && b[j] !== 0x22) j++;
+      if (j === near) {
+        j = b.indexOf(0x22, j);
+        if (j === -1 || j >= e) return false;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 0) return i === e - 1;
+    } else if (c === 0x2d && b[i + 1] === 0x30 && !nonZeroFraction(b, i + 2)) return false;
+  }
+  return false;
+}
+
+/** After "-0" at `at`: whether a fraction with a non-zero digit follows (then the number is not zero). */
+function nonZeroFraction(b: Uint8Array, at: number): boolean {
+  if (b[at] !== 0x2e) return false;
+  let i = at + 1;
+  while (b[i] === 0x30) i++;
+  const c = b[i]!;
+  return c >= 0x31 && c <= 0x39;
 }
 
 /**

@@ -16,7 +16,7 @@ const WORKER_URL = new URL('./file-jsonl-worker.js', import.meta.url);
 const workerBuilt = existsSync(fileURLToPath(WORKER_URL));
 
 /** Parsed lines from `from` on, parsed by a worker; null when this scan should parse in-thread. */
-export async function workerLines(path: string, collection: string, limits: FileLimits, from: number, validateJson: boolean, signal?: AbortSignal): Promise<AsyncGenerator<PackedLines> | null> {
+export async function workerLines(path: string, collection: string, limits: FileLimits, from: number, validateJson: boolean, jsonBytes: boolean, signal?: AbortSignal): Promise<AsyncGenerator<PackedLines> | null> {
   if (!workerBuilt || process.env.CUTOVER_JSONL_WORKER === '0') return null;
   let size = 0;
   try {
@@ -25,7 +25,7 @@ export async function workerLines(path: string, collection: string, limits: File
     return null;
   }
   if (size - from < WORKER_MIN_BYTES) return null;
-  return consume({ path, collection, limits, from, validateJson }, signal);
+  return consume({ path, collection, limits, from, validateJson, jsonBytes }, signal);
 }
 
 async function* consume(input: WorkerInput, signal?: AbortSignal): AsyncGenerator<PackedLines> {
@@ -58,6 +58,8 @@ async function* consume(input: WorkerInput, signal?: AbortSignal): AsyncGenerato
       const packed = queue.shift();
       if (packed) {
         worker.postMessage(0);
+        // Transferred bytes arrive as a plain Uint8Array; RawJsonRecord copies and decodes a Buffer.
+        if (packed.bytes) packed.bytes = Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset, packed.bytes.byteLength);
         for (const l of packed.others) {
           if ('put' in l && typeof l.put.value !== 'string' && !Buffer.isBuffer(l.put.value)) {
             const v = l.put.value;

@@ -14,6 +14,7 @@ export interface WorkerInput {
   limits: FileLimits;
   from: number;
   validateJson: boolean;
+  jsonBytes: boolean;
 }
 
 export type WorkerMessage =
@@ -26,7 +27,7 @@ const AHEAD = 48;
 
 async function run(): Promise<void> {
   const port = parentPort!;
-  const { path, collection, limits, from, validateJson } = workerData as WorkerInput;
+  const { path, collection, limits, from, validateJson, jsonBytes } = workerData as WorkerInput;
   let unacknowledged = 0;
   let wake: (() => void) | null = null;
   port.on('message', () => {
@@ -35,8 +36,10 @@ async function run(): Promise<void> {
     wake = null;
   });
   try {
-    for await (const packed of lineReader(path, collection, limits, { validateJson }).packedLines(from)) {
-      port.postMessage({ packed } satisfies WorkerMessage, [packed.fields.buffer as ArrayBuffer]);
+    for await (const packed of lineReader(path, collection, limits, { validateJson, jsonBytes }).packedLines(from)) {
+      const transfer = [packed.fields.buffer as ArrayBuffer];
+      if (packed.bytes && packed.spans) transfer.push(packed.bytes.buffer as ArrayBuffer, packed.spans.buffer as ArrayBuffer);
+      port.postMessage({ packed } satisfies WorkerMessage, transfer);
       unacknowledged++;
       while (unacknowledged >= AHEAD) await new Promise<void>((resolve) => (wake = resolve));
     }

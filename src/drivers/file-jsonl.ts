@@ -24,10 +24,10 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { ConfigurationError } from '../core/errors.js';
-import { valueSize, type StoredRecord } from '../core/record.js';
+import { RawJsonRecord, valueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, ScanOptions } from '../core/store.js';
 import { syncDir, type CollectionLayout, type FileLimits } from './file-io.js';
-import { KIND_PUT, NL, PACKED_FIELDS, chunks, countNewlines, lineReader, maxLineBytes } from './file-jsonl-lines.js';
+import { KIND_PUT, KIND_RAW, KIND_RAW_UTF8, NL, PACKED_FIELDS, chunks, countNewlines, lineReader, maxLineBytes } from './file-jsonl-lines.js';
 import { workerLines } from './file-jsonl-worker-client.js';
 
 const DELETED = Buffer.from('"deleted"');
@@ -174,15 +174,27 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
       };
       let batch = open(String(from));
       const validateJson = options.validateJson ?? true;
-      const source = (await workerLines(path, collection, limits, from, validateJson, options.signal))
-        ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson }).packedLines)(from, options.signal);
-      for await (const { strings, firstLine, fields, others } of source) {
+      const jsonBytes = !validateJson && (options.jsonBytes ?? false);
+      const source = (await workerLines(path, collection, limits, from, validateJson, jsonBytes, options.signal))
+        ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson, jsonBytes }).packedLines)(from, options.signal);
+      for await (const { strings, firstLine, fields, others, bytes, spans } of source) {
         let other = 0;
         let string = 0;
+        let span = 0;
         for (let f = 0, line = firstLine; f < fields.length; f += PACKED_FIELDS, line++) {
           const end = fields[f + 1]!;
           batch.cursor = String(end);
-          if (fields[f] === KIND_PUT) {
+          const kind = fields[f];
+          if (kind === KIND_RAW || kind === KIND_RAW_UTF8) {
+            const buf = bytes as Buffer;
+            const start = spans![span++]!;
+            const tab = spans![span++]!;
+            const key = buf.toString(kind === KIND_RAW ? 'latin1' : 'utf8', start, tab);
+            const record = new RawJsonRecord(key, buf, start, tab, spans![span++]!);
+            if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;
+            batch.records.push(record);
+            batch.lines.push(line);
+          } else if (kind === KIND_PUT) {
             const key = strings[string++]!;
             const value = strings[string++]!;
             if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;

@@ -76,6 +76,7 @@ export function createFileStore(url: string, options: OpenOptions & FileOptions 
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
 
   let opening: Promise<void> | null = null;

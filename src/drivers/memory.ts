@@ -49,6 +49,7 @@ export function createMemoryStore(url = 'memory:'): Store {
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
   const location = name ? `memory:${name}` : 'memory:';
   const table = (collection: string) => data.collections.get(collection);

@@ -43,6 +43,7 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
   let pool: mysql.Pool | null = null;
   let ready: Promise<number> | null = null;

@@ -8,11 +8,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { StoredRecord } from '../core/record.js';
+import { isPlainLine, type StoredRecord } from '../core/record.js';
+import { copyColumns, type CopyShape } from './postgres-sql.js';
 
 const CHUNK_BYTES = 256 * 1024;
 /** After a JSON value: no bytes, end of line. */
 const PLAIN_END = Buffer.from('\t\\N\n');
+const EMPTY = Buffer.alloc(0);
+/** After a JSON value in the `json` shape (no bytes column). */
+const JSON_END = Buffer.from('\n');
 const CONTROL = /[\n\r\t]/g;
 const ESCAPED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -58,42 +62,83 @@ export function copyLine(record: StoredRecord, meta: MetaDefaults | null): strin
   return line + '\n';
 }
 
+/** The shape of a batch's COPY rows (see CopyShape). */
+export function copyShape(records: StoredRecord[], withMeta: boolean): CopyShape {
+  if (withMeta) return 'meta';
+  for (const r of records) if (!isPlainLine(r) && typeof r.value !== 'string') return 'bytes';
+  return 'json';
+}
+
 /**
  * The COPY data as buffers of about CHUNK_BYTES, each line encoded straight into place. Encoding each
  * short line (mostly Latin-1 text) is cheaper than concatenating them into a long string first: one
  * emoji made a whole concatenated chunk a two-byte string, which then had to be flattened and encoded
- * as UTF-16 (a third of the COPY path's CPU).
+ * as UTF-16 (a third of the COPY path's CPU). Plain lines (RawJsonRecord) already are rows of the
+ * `json` shape: a run of them that lie end to end in the source's buffer goes out as one view of it.
  */
-function* chunks(records: StoredRecord[], meta: MetaDefaults | null): Generator<Buffer> {
-  let buf = Buffer.allocUnsafe(CHUNK_BYTES);
+function* chunks(records: StoredRecord[], shape: CopyShape, meta: MetaDefaults | null): Generator<Buffer> {
+  // Allocated on first use: a batch of plain lines needs none.
+  let buf = EMPTY;
   let at = 0;
+  let run: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  const end = shape === 'json' ? JSON_END : PLAIN_END;
   for (const r of records) {
+    const plainLine = isPlainLine(r);
+    if (plainLine && shape === 'json') {
+      if (r.line === run && r.start === runEnd) {
+        runEnd = r.end;
+        continue;
+      }
+      if (run !== null) yield run.subarray(runStart, runEnd);
+      else if (at > 0) {
+        yield buf.subarray(0, at);
+        buf = EMPTY;
+        at = 0;
+      }
+      run = r.line;
+      runStart = r.start;
+      runEnd = r.end;
+      continue;
+    }
+    if (run !== null) {
+      yield run.subarray(runStart, runEnd);
+      run = null;
+    }
+    // A plain line without metadata to add is copied as it is, up to its LF.
+    const asLine = plainLine && meta === null;
     // The common line, JSON text without metadata, is written in pieces: no line string to build.
-    const plain = meta === null && typeof r.value === 'string';
+    const plain = meta === null && !asLine && typeof r.value === 'string';
     const key = plain ? copyText(r.key) : '';
-    const text = plain ? copyText(r.value as string) : copyLine(r, meta);
+    const text = asLine ? '' : plain ? copyText(r.value as string) : copyLine(r, meta);
     // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
-    const most = (key.length + text.length) * 3 + PLAIN_END.length + 1;
+    const most = (key.length + text.length) * 3 + (asLine ? r.end - r.start : 0) + end.length + 1;
     if (at + most > buf.length) {
       if (at > 0) yield buf.subarray(0, at);
       // A fresh buffer: the stream may still hold the one just yielded.
       buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
       at = 0;
     }
-    if (plain) {
+    if (asLine) {
+      // `key TAB value` of the line, then this shape's end of row.
+      at += r.line.copy(buf, at, r.start, r.end - 1);
+      at += end.copy(buf, at);
+    } else if (plain) {
       at += buf.write(key, at);
       buf[at++] = 0x09;
       at += buf.write(text, at);
-      at += PLAIN_END.copy(buf, at);
+      at += end.copy(buf, at);
     } else at += buf.write(text, at);
   }
+  if (run !== null) yield run.subarray(runStart, runEnd);
   if (at > 0) yield buf.subarray(0, at);
 }
 
 /** Streams the records into `COPY <target> <columns> FROM STDIN`; resolves with the rows copied. */
-export async function copyRecords(client: PoolClient, target: string, columns: string, records: StoredRecord[], meta: MetaDefaults | null): Promise<number> {
-  const stream = client.query(copyFrom(`COPY ${target} ${columns} FROM STDIN`));
-  await pipeline(Readable.from(chunks(records, meta), { objectMode: false }), stream);
+export async function copyRecords(client: PoolClient, target: string, shape: CopyShape, records: StoredRecord[], meta: MetaDefaults | null): Promise<number> {
+  const stream = client.query(copyFrom(`COPY ${target} ${copyColumns(shape)} FROM STDIN`));
+  await pipeline(Readable.from(chunks(records, shape, meta), { objectMode: false }), stream);
   return stream.rowCount;
 }
 

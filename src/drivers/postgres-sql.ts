@@ -55,9 +55,15 @@ export function createCheckpointTableSql(schema: string): string {
 export const CREATE_STAGE_SQL = `CREATE TEMP TABLE IF NOT EXISTS ${STAGE_TABLE} (
   key text COLLATE "C", value jsonb, bytes bytea, updated_at timestamptz, version bigint) ON COMMIT DELETE ROWS`;
 
+/**
+ * What a batch's COPY rows hold: `json`, key and JSON text only (bytes left NULL, metadata to its
+ * defaults); `bytes`, some values are bytes; `meta`, the records carry metadata to keep.
+ */
+export type CopyShape = 'json' | 'bytes' | 'meta';
+
 /** COPY column lists: metadata columns only when the batch carries them, so defaults apply otherwise. */
-export function copyColumns(withMeta: boolean): string {
-  return withMeta ? '(key, value, bytes, updated_at, version)' : '(key, value, bytes)';
+export function copyColumns(shape: CopyShape): string {
+  return shape === 'meta' ? '(key, value, bytes, updated_at, version)' : shape === 'bytes' ? '(key, value, bytes)' : '(key, value)';
 }
 
 /**

@@ -19,8 +19,8 @@ import type { RejectInfo } from '../core/errors.js';
 import type { StoredRecord } from '../core/record.js';
 import { PipelineYield } from '../core/errors.js';
 import type { TargetCheckpoint, WritePipeline } from '../core/store.js';
-import { STAGE_META, copyErrorLine, copyRecords, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
-import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, copyColumns, quoteIdent, upsertFromStageSql } from './postgres-sql.js';
+import { STAGE_META, copyErrorLine, copyRecords, copyShape, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
+import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, quoteIdent, upsertFromStageSql, type CopyShape } from './postgres-sql.js';
 
 export interface BatchWrite {
   schema: string;
@@ -62,7 +62,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   const withMeta = hasMeta(w.records);
   const meta = withMeta ? (w.mode === 'load' ? loadMeta() : STAGE_META) : null;
   const target = w.mode === 'load' ? w.table : STAGE_TABLE;
-  const columns = copyColumns(withMeta);
+  const shape = copyShape(w.records, withMeta);
   let rejected: RejectInfo[] = [];
   let landed = w.records.length;
   // A COMMIT must be durable when it returns: the engine moves on to the next batch (and records its
@@ -73,14 +73,14 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
   try {
     if (w.records.length > 0) {
       try {
-        await copyRecords(client, target, columns, w.records, meta);
+        await copyRecords(client, target, shape, w.records, meta);
       } catch (err) {
         if (!isRecordError(err)) {
           const hint = w.mode === 'load' && (err as { code?: unknown }).code === '23505' ? LOAD_CONFLICT_HINT : undefined;
           throw new BatchFailure(nearKey(w.records, err), err, hint);
         }
         await client.query('ROLLBACK; BEGIN');
-        rejected = await isolate(client, target, columns, w, meta);
+        rejected = await isolate(client, target, shape, w, meta);
         landed -= rejected.length;
       }
     }
@@ -103,7 +103,7 @@ export async function writeBatch(client: PoolClient, w: BatchWrite): Promise<Rej
 }
 
 /** Copies the records part by part in savepoints, rejecting each record PostgreSQL refuses. */
-async function isolate(client: PoolClient, target: string, columns: string, w: BatchWrite, meta: MetaDefaults | null): Promise<RejectInfo[]> {
+async function isolate(client: PoolClient, target: string, shape: CopyShape, w: BatchWrite, meta: MetaDefaults | null): Promise<RejectInfo[]> {
   const rejected: RejectInfo[] = [];
   const reject = (record: StoredRecord, err: unknown) => {
     const e = err as { message?: string; detail?: string };
@@ -121,7 +121,7 @@ async function isolate(client: PoolClient, target: string, columns: string, w: B
     const part = todo.pop()!;
     await client.query('SAVEPOINT cutover_part');
     try {
-      await copyRecords(client, target, columns, part, meta);
+      await copyRecords(client, target, shape, part, meta);
       await client.query('RELEASE SAVEPOINT cutover_part');
       continue;
     } catch (err) {

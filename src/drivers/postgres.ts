@@ -13,7 +13,7 @@ import { lastWins, partitionRecords } from '../core/batch.js';
 import { cutPositions, splitPointsOf } from '../core/split-points.js';
 import { ConfigurationError, CutoverError, PipelineYield, StoreError, type RejectInfo } from '../core/errors.js';
 import { compareKeys } from '../core/key-order.js';
-import { collectionNameProblem, keyProblem, type StoredRecord } from '../core/record.js';
+import { collectionNameProblem, isPlainLine, keyProblem, type StoredRecord } from '../core/record.js';
 import type {
   Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
 } from '../core/store.js';
@@ -78,6 +78,8 @@ const CAPABILITIES: Capabilities = {
   // jsonb input refuses malformed JSON with a data error that the batch writer pins on one record.
   validatesJson: true,
   pipelinedWrites: true,
+  // COPY takes plain JSON bytes as they are (postgres-copy.ts).
+  jsonBytes: true,
 };
 
 const MISSING_TABLE = new Set(['42P01', '3F000']);
@@ -339,8 +341,9 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const table = tableName(schema, collection);
       opts.signal?.throwIfAborted();
       const where = `${location}/${collection}`;
+      // Plain JSON bytes (RawJsonRecord) hold nothing pgJsonProblem looks for: no escape, no NUL, no -0.
       const { accepted, rejected } = partitionRecords(collection, records, where, (r) =>
-        typeof r.value === 'string' ? pgJsonProblem(r.value) : null);
+        !isPlainLine(r) && typeof r.value === 'string' ? pgJsonProblem(r.value) : null);
       const batch = lastWins(accepted);
       if (batch.length === 0 && !opts.checkpoint) return { written: 0, rejected };
       const mode = opts.mode ?? 'upsert';

@@ -59,6 +59,7 @@ export function createRedisStore(url: string, options: RedisOptions = {}): Store
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
   const client = new Redis({
     host: layout.host,

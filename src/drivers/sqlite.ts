@@ -135,6 +135,7 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
 
   let db: Db | null = null;

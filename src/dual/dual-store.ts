@@ -91,6 +91,7 @@ function intersect(a: Capabilities, b: Capabilities): Capabilities {
     bulkLoad: false,
     validatesJson: false,
     pipelinedWrites: false,
+    jsonBytes: false,
   };
 }
 

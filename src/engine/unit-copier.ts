@@ -16,7 +16,7 @@
  */
 import type { RejectInfo } from '../core/errors.js';
 import { describeError, isTransient } from '../core/errors.js';
-import { valueSize, type StoredRecord } from '../core/record.js';
+import { recordValueSize, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, Store } from '../core/store.js';
 import type { StateStore, UnitCounters, UnitRow } from '../state/state-store.js';
 import { writeBatch } from './batch-writer.js';
@@ -100,8 +100,10 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   // A target that refuses malformed JSON itself (per record, pinned back on the source line) spares the
   // source a parse of every value.
   const validateJson = !target.capabilities.validatesJson;
+  // A target that writes JSON as bytes takes the source's bytes as they are; a transform wants strings.
+  const jsonBytes = !validateJson && target.capabilities.jsonBytes && !ctx.transform;
   const openScan = () => source
-    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, validateJson, signal: scanAbort.signal })
+    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, validateJson, jsonBytes, signal: scanAbort.signal })
     [Symbol.asyncIterator]();
   let iterator = openScan();
   const readNext = () => retrier(async () => {
@@ -207,7 +209,7 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
     await before?.admitted;
     if (ctx.limiter && records.length > 0) await ctx.limiter.take(records.length);
     let bytes = 0;
-    for (const r of records) bytes += valueSize(r.value);
+    for (const r of records) bytes += recordValueSize(r);
     appendRejects(rejects);
     Object.assign(predicted, {
       read: predicted.read + read, written: predicted.written + records.length, rejected: predicted.rejected + rejects.length, bytes: predicted.bytes + bytes,
