@@ -20,8 +20,10 @@ import type {
 import { redactUrl } from '../core/url.js';
 import type { RangeDigestSource } from '../verify/checksum-diff.js';
 import type { RowDigestSource } from '../verify/row-digest-merge.js';
+import type { SqlJoinSource } from '../verify/sql-join.js';
 import { errorHint, parsePostgresUrl } from './postgres-config.js';
 import { createPostgresDigest } from './postgres-digest.js';
+import { createPostgresJoin } from './postgres-join.js';
 import {
   CHECKPOINT_TABLE, CREATE_STAGE_SQL, DRIVER, SELECT_COLUMNS, TEXT_TIMESTAMPS, createCheckpointTableSql,
   createTableSql, isoTimestamp, quoteIdent, rowToRecord, scanBounds, tableName, type PgRow,
@@ -83,12 +85,14 @@ const CAPABILITIES: Capabilities = {
 };
 
 const MISSING_TABLE = new Set(['42P01', '3F000']);
+/** Session settings for analytic statements (see `analytic`). */
+const ANALYTIC_SETTINGS = 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0';
 const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
 /** Deadlock and serialization failures: a concurrent CREATE of the same relation, worth one more look. */
 const CREATE_RACE = new Set(['40P01', '40001']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 
-export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource & RowDigestSource {
+export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource & RowDigestSource & SqlJoinSource {
   const { connectionString, options } = parsePostgresUrl(url);
   const { schema } = options;
   const location = redactUrl(url).replace(/\?.*$/, '');
@@ -225,17 +229,65 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     }
   }
 
+  /**
+   * One statement over a whole table or range (digests, joins), in a transaction of its own with
+   * ANALYTIC_SETTINGS. Verify runs these on both sides at once: each side's own worker processes
+   * would only compete with the other side, and JIT compiling costs more than it saves here.
+   */
+  async function analytic<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    await ready();
+    return withClient(async (client) => {
+      await client.query(`BEGIN READ ONLY; ${ANALYTIC_SETTINGS}`);
+      try {
+        const rows = (await client.query<R>(sql, params)).rows;
+        await client.query('COMMIT');
+        return rows;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
   /** Keys that can exist at all; others (NUL, lone surrogates) would only make PostgreSQL fail. */
   const possibleKeys = (keys: string[]) => [...new Set(keys.filter((k) => keyProblem(k) === null))];
   const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
 
   /** Rows of one statement for the range digests; a missing table has none. */
   const digestQuery = <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[]) =>
-    attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows));
+    attempt(operation, collection, async () => {
+      try {
+        return await analytic<R>(sql, params);
+      } catch (err) {
+        if (MISSING_TABLE.has(codeOf(err) ?? '')) return [] as R[];
+        throw err;
+      }
+    });
   const digest = createPostgresDigest((collection) => tableName(schema, collection), digestQuery);
+  const join = createPostgresJoin({
+    schema,
+    table: (collection) => tableName(schema, collection),
+    connect: async () => {
+      await ready();
+      const client = await getPool().connect();
+      if (!listening.has(client)) {
+        client.on('error', () => undefined);
+        listening.add(client);
+      }
+      return client;
+    },
+    query: <R extends object>(operation: string, collection: string | undefined, sql: string, params: unknown[]) =>
+      attempt(operation, collection, async () => {
+        await ready();
+        return (await getPool().query<R & pg.QueryResultRow>(sql, params)).rows as R[];
+      }),
+    analytic: <R extends object>(operation: string, collection: string | undefined, sql: string, params: unknown[]) =>
+      attempt(operation, collection, () => analytic<R & pg.QueryResultRow>(sql, params)),
+  });
 
-  const store: Store & RangeDigestSource & RowDigestSource = {
+  const store: Store & RangeDigestSource & RowDigestSource & SqlJoinSource = {
     ...digest,
+    ...join,
     driver: DRIVER,
     location,
     capabilities: CAPABILITIES,

@@ -34,6 +34,11 @@ export class DiffTally {
     return this.kept[kind].length < this.examplesPerKind;
   }
 
+  /** How many more differences of this kind become examples. */
+  examplesLeft(kind: DiffKind): number {
+    return Math.max(0, this.examplesPerKind - this.kept[kind].length);
+  }
+
   async diff(kind: DiffKind, key: string, source?: RecordValue, target?: RecordValue): Promise<void> {
     this[kind]++;
     const list = this.kept[kind];
@@ -88,6 +93,12 @@ export class ReadMeter {
 
   addBytes(n: number): void {
     this.bytes += n;
+  }
+
+  /** Records compared where they are (a join in the database) instead of read here: progress only. */
+  compared(n: number): void {
+    this.records += n;
+    this.options.onProgress?.({ phase: this.options.phase ?? 'compare', collection: this.collection, records: this.records });
   }
 
   rejected(list: RejectInfo[]): void {

@@ -10,7 +10,7 @@ import type { JsonChange } from './diff-json.js';
 
 export type VerifyMode = 'count' | 'checksum' | 'full' | 'sample';
 export type DiffKind = 'missing' | 'different' | 'extra';
-export type VerifyMethod = 'count' | 'merge' | 'row-digest-merge' | 'lookup' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sample';
+export type VerifyMethod = 'count' | 'merge' | 'row-digest-merge' | 'lookup' | 'hash-partition' | 'checksum-bisect' | 'sql-pushdown' | 'sql-join' | 'sample';
 
 export interface VerifyOptions {
   /** Source store or URL (the truth). */
@@ -73,6 +73,12 @@ export interface VerifyTuning {
    * keys and digests, reading values only where digests differ (row-digest-merge.ts). false streams
    * every value instead. @default true */
   rowDigests: boolean;
+  /** Full mode between two tables of one database (two PostgreSQL schemas): let the database join
+   * them and return only the keys that differ (sql-join.ts). false compares them as two separate
+   * stores. @default true */
+  sqlJoin: boolean;
+  /** Records per range of such a join, about (the ranges come from a sample). @default 100000 */
+  joinRangeRecords: number;
 }
 
 export interface VerifyProgress {

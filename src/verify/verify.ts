@@ -3,7 +3,8 @@
  *
  * Per collection it picks a comparison method from the mode and what the stores can do:
  *   count    → counts only
- *   full     → streaming merge of ordered scans (of keys and per-record digests where both stores
+ *   full     → a join in the database when both are tables of one database; otherwise a
+ *              streaming merge of ordered scans (of keys and per-record digests where both stores
  *              compute the same ones); an unordered source streamed and looked up in an ordered
  *              target; otherwise hash partitions on disk
  *   checksum → range digests and bisection (needs ordered range scans; otherwise as `full`)
@@ -21,6 +22,7 @@ import { checksumDiff, hasRangeDigest } from './checksum-diff.js';
 import { countCollection, countResult } from './count.js';
 import { mergeDiff, type MergeSides } from './full-diff.js';
 import { rowDigestMerge, sameRowDigests } from './row-digest-merge.js';
+import { JOIN_RANGE_RECORDS, oneDatabase, sqlJoinDiff } from './sql-join.js';
 import { hashPartitionDiff, partitionCount } from './hash-partition.js';
 import { lookupDiff } from './lookup-diff.js';
 import { checkReferences, loadReferences } from './refs.js';
@@ -45,6 +47,8 @@ const DEFAULT_TUNING: VerifyTuning = {
   lookupMemoryKeys: 100_000,
   clientDigests: false,
   rowDigests: true,
+  sqlJoin: true,
+  joinRangeRecords: JOIN_RANGE_RECORDS,
 };
 
 interface Context {
@@ -221,12 +225,6 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     && source.capabilities.rangeScan && target.capabilities.rangeScan;
   let sourceCount = -1;
   let targetCount = -1;
-  if (lookup) {
-    targetCount = await target.count(collection, signal ? { signal } : undefined);
-  } else if (!merging && !digesting) {
-    ({ sourceCount, targetCount } = await countCollection(source, target, collection, signal));
-    if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
-  }
 
   const meterOptions = { limiter: ctx.limiter, signal, phase: (mode === 'sample' ? 'sample' : 'compare') as 'sample' | 'compare', onProgress: ctx.onProgress };
   const sides: MergeSides = {
@@ -237,6 +235,25 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     targetMeter: new ReadMeter(collection, meterOptions),
   };
   const tally = new DiffTally(ctx.examples, sink);
+
+  // Full mode over two tables of one database: the database compares them, exactly, at about the cost
+  // of its checksum digests (which checksum mode keeps: measured 1.17 against 1.38 s for 1M pairs).
+  // No rate limit can pace a join, so not with one.
+  if (mode === 'full' && tuning.sqlJoin && !ctx.limiter && (await oneDatabase(source, target, signal))) {
+    const joined = await sqlJoinDiff(sides as Parameters<typeof sqlJoinDiff>[0], tally, { rangeRecords: tuning.joinRangeRecords, signal });
+    if (joined) {
+      return finish(collection, errors, sides, tally, started, joined.sourceCount, joined.targetCount, 'sql-join',
+        `both tables are in one database, which compared them itself: a join over the keys in ${joined.ranges} range${joined.ranges === 1 ? '' : 's'}, values compared as jsonb (canonically) without rendering them; only the keys that differ crossed the wire`);
+    }
+  }
+
+  if (lookup) {
+    targetCount = await target.count(collection, signal ? { signal } : undefined);
+  } else if (!merging && !digesting) {
+    ({ sourceCount, targetCount } = await countCollection(source, target, collection, signal));
+    if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
+  }
+
   let method: CollectionResult['method'] = 'hash-partition';
   let note: string | undefined;
 
@@ -313,6 +330,12 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     }
   }
 
+  return finish(collection, errors, sides, tally, started, sourceCount, targetCount, method, note);
+}
+
+function finish(collection: string, errors: VerifyError[], sides: MergeSides, tally: DiffTally, started: number,
+  sourceCount: number, targetCount: number, method: CollectionResult['method'], note: string | undefined): CollectionResult {
+  const seconds = () => (performance.now() - started) / 1000;
   for (const [side, meter] of [['source', sides.sourceMeter], ['target', sides.targetMeter]] as const) {
     if (meter.rejectCount > 0) {
       const first = meter.rejects[0]!;

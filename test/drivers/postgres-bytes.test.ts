@@ -129,7 +129,7 @@ describe('JSONL -> postgres through the bytes path', () => {
     const sqlite = `sqlite:${join(dir, 'e2e.db')}`;
     const rejected: Record<string, string[]> = {};
     for (const to of [pg, sqlite]) {
-      const r = await migrate({ from: `file:${join(dir, 'src')}`, to, state: join(dir, `${to.startsWith('sqlite') ? 's' : 'p'}.db`), batchSize: 16, verify: false });
+      const r = await migrate({ from: `file:${join(dir, 'src')}`, to, state: join(dir, `${to.startsWith('sqlite') ? 's' : 'p'}.db`), batchSize: 16 });
       expect(r.status).toBe('completed');
       rejected[to] = (existsSync(r.rejectsFile) ? readFileSync(r.rejectsFile, 'utf8') : '').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { key: string }).key).sort();
     }

@@ -83,7 +83,7 @@ describe('verify checksum between two PostgreSQL stores', () => {
     expect(row.examples.map((e) => [e.kind, e.key])).toEqual([['different', 'r012345']]);
     expect(row.examples[0]!.diff).toEqual([{ path: '$.nested.ok', op: 'changed', old: 'false', new: '"yes"' }]);
     expect(row.matching).toBe(19_999);
-    const full = await verify({ from: source, to: target, only: [c], mode: 'full' });
+    const full = await verify({ from: source, to: target, only: [c], mode: 'full', tuning: { sqlJoin: false } });
     expect(row.bytesTransferred * 50).toBeLessThan(full.collections[0]!.bytesTransferred);
   });
 
@@ -131,8 +131,10 @@ describe('verify checksum between two PostgreSQL stores', () => {
   });
 });
 
+// Two schemas of one database are compared by a join (sql-join-postgres.test.ts); sqlJoin: false makes
+// them two separate stores, as two servers are.
 describe('verify full between two PostgreSQL stores: keys and per-record digests', () => {
-  for (const tuning of [{}, { batchSize: 7 }]) {
+  for (const tuning of [{ sqlJoin: false }, { batchSize: 7, sqlJoin: false }]) {
     it(`finds exactly the planted differences, reading values only where digests differ (tuning ${JSON.stringify(tuning)})`, async () => {
       const c = fresh();
       const planted = await plant(source, target, c, { bytes: true });
@@ -162,8 +164,8 @@ describe('verify full between two PostgreSQL stores: keys and per-record digests
     const c = fresh();
     await fillBoth(c, 20_000);
     await db.query(`UPDATE ${table(schemaB, c)} SET value = jsonb_set(value, '{name}', '"renamed"') WHERE key = 'r004321'`);
-    const digests = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10 });
-    const plain = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10, tuning: { rowDigests: false } });
+    const digests = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10, tuning: { sqlJoin: false } });
+    const plain = await verify({ from: source, to: target, only: [c], mode: 'full', examples: 10, tuning: { rowDigests: false, sqlJoin: false } });
     const [d, p] = [digests.collections[0]!, plain.collections[0]!];
     expect(d.method).toBe('row-digest-merge');
     expect(d.examples.map((e) => [e.kind, e.key])).toEqual([['different', 'r004321']]);
