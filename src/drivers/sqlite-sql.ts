@@ -20,6 +20,8 @@ export interface TableSql {
   stats: string;
   /** Two keys: the one at a 0-based position (OFFSET ?) and the one after it. */
   keysAt: string;
+  /** Rows, their bytes and their image (`key TAB value LF` each, in key order) for `after < key <= last`; see verify/range-image.ts. */
+  rangeImage(after: boolean): string;
   /** `keyValue`: only the key and value columns (rows of two). */
   scan(after: boolean, until: boolean, keyValue?: boolean): string;
   getMany(n: number): string;
@@ -45,6 +47,13 @@ export function tableSql(collection: string): TableSql {
     deleteOne: `DELETE FROM ${t} WHERE key = ?`,
     count: `SELECT count(*) FROM ${t}`,
     keysAt: `SELECT key FROM ${t} ORDER BY key LIMIT 2 OFFSET ?`,
+    // A value that is not text (bytes) puts a NUL into the image, which no plain line holds; the byte
+    // count comes from the rows' own lengths, so a concatenation cut short at a NUL cannot pass either.
+    // The rows come in key order from the primary key's range walk; an aggregate ORDER BY would sort
+    // them again (twice the time), and a different order would only fail the comparison.
+    rangeImage: (after) => `SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value) + 2), 0),
+      CAST(group_concat(CASE WHEN typeof(value) = 'text' THEN concat(key, char(9), value, char(10)) ELSE char(0) END, '') AS BLOB)
+      FROM ${t} WHERE ${after ? 'key > ? AND ' : ''}key <= ?`,
     // octet_length: bytes of text as UTF-8 without reading it as characters (length() counts characters).
     stats: `SELECT count(*), coalesce(sum(octet_length(value)), 0) FROM ${t}`,
     scan(after, until, keyValue = false) {

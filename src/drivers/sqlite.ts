@@ -25,6 +25,7 @@ import { cutPositions, splitPointsOf } from '../core/split-points.js';
 import { ConfigurationError, CutoverError, StoreError, isTransient } from '../core/errors.js';
 import { compareKeys } from '../core/key-order.js';
 import type { StoredRecord } from '../core/record.js';
+import type { RangeImage, RangeImageSource } from '../verify/range-image.js';
 import type {
   Capabilities, CollectionStats, OpenOptions, PutOptions, PutResult, ScanBatch, ScanOptions, Store, TargetCheckpoint,
 } from '../core/store.js';
@@ -117,7 +118,7 @@ interface Table {
   statements: Map<string, Statement>;
 }
 
-export function createSqliteStore(url: string, options: SqliteOptions = {}): Store {
+export function createSqliteStore(url: string, options: SqliteOptions = {}): Store & RangeImageSource {
   const path = sqlitePath(url);
   const cacheParam = parseStoreUrl(url).searchParams.get('cacheMiB');
   if (cacheParam !== null) {
@@ -246,6 +247,16 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
 
     async isOrdered() {
       return true;
+    },
+
+    async rangeImage(collection: string, after: string | null, last: string): Promise<RangeImage | null> {
+      return run('range image', collection, (conn) => {
+        const t = table(conn, collection, false);
+        if (!t) return null;
+        const params = after === null ? [last] : [after, last];
+        const [rows, bytes, image] = prepared(conn, t, t.sql.rangeImage(after !== null), true).raw(true).get(...params) as [number, number, Buffer | null];
+        return { rows: Number(rows), bytes: Number(bytes), image: image ?? Buffer.alloc(0) };
+      });
     },
 
     async splitPoints(collection, parts, count) {

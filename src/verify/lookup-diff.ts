@@ -27,6 +27,7 @@ import type { RecordValue, StoredRecord } from '../core/record.js';
 import type { ScanBatch } from '../core/store.js';
 import type { MergeSides } from './full-diff.js';
 import { SeenKeys } from './key-set.js';
+import { allPlain, hasRangeImage, sameImage, type RangeImage } from './range-image.js';
 import type { DiffTally } from './tally.js';
 
 export interface LookupOptions {
@@ -39,8 +40,8 @@ export interface LookupOptions {
 }
 
 export type LookupOutcome =
-  | { done: true; sourceCount: number; keysSpilled: boolean; extrasScanned: boolean }
-  | { done: false; reason: string; sourceCount?: number };
+  | { done: true; sourceCount: number; targetCount: number; keysSpilled: boolean; extrasScanned: boolean }
+  | { done: false; reason: string; sourceCount?: number; targetCount?: number };
 
 interface Pending {
   kind: 'missing' | 'different';
@@ -48,16 +49,30 @@ interface Pending {
   target?: RecordValue;
 }
 
-export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCount: number, options: LookupOptions): Promise<LookupOutcome> {
+export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: LookupOptions): Promise<LookupOutcome> {
   const { source, target, collection, signal } = { ...sides, signal: options.signal };
-  // Partitions such that each holds about `memoryKeys / 2` keys when the source is the size of the target.
-  const partitions = Math.min(1024, Math.max(16, Math.ceil((2 * targetCount) / Math.max(1, options.memoryKeys))));
-  const seen = new SeenKeys(options.memoryKeys, partitions);
+  // The target's count is needed for the extras (and to size `seen`), but counting walks the whole
+  // target (SQLite: every leaf of the table). A log in key order has its ranges read from the target
+  // back to back, which counts them on the way: then only the rows after its last key are counted.
+  let targetCount: number | null = null;
+  const countTarget = async () => (targetCount ??= await target.count(collection, signal ? { signal } : undefined));
+  let seen: SeenKeys | null = null;
+  const seenKeys = async () => {
+    // Partitions such that each holds about `memoryKeys / 2` keys when the source is the size of the target.
+    const partitions = Math.min(1024, Math.max(16, Math.ceil((2 * (await countTarget())) / Math.max(1, options.memoryKeys))));
+    return (seen ??= new SeenKeys(options.memoryKeys, partitions));
+  };
+  // Target rows read in the ranges of the batches so far, while every range was read whole.
+  let coveredRows = 0;
+  let covered = true;
   const pending = new Map<string, Pending>();
   try {
     // Values are compared as stored: identical text matches, and text that differs is compared
     // canonically, where text that is not JSON simply differs. So the reader need not parse each value.
-    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, validateJson: false, ...(signal ? { signal } : {}) };
+    // Plain lines as bytes (RawJsonRecord): a batch in key order may then be proved equal to the target's
+    // range with one byte comparison of its image (range-image.ts), decoding nothing.
+    const imaging = hasRangeImage(target);
+    const scanOptions = { batchSize: options.batchSize, skipMetadata: true, validateJson: false, jsonBytes: imaging, ...(signal ? { signal } : {}) };
     const scan = source.scan(collection, scanOptions)[Symbol.asyncIterator]();
     // While the log keeps to key order from its start, its keys are distinct, so they are counted
     // instead of collected; `seen` gets that prefix from a second read only if the order breaks or
@@ -69,9 +84,10 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
     const collectPrefix = async () => {
       if (!inPrefix) return;
       inPrefix = false;
+      const keys = await seenKeys();
       if (prefixCount === 0) return;
       for await (const again of source.scan(collection, scanOptions)) {
-        for (const r of again.records) seen.add(r.key);
+        for (const r of again.records) keys.add(r.key);
         if (again.cursor === prefixEnd) break;
       }
     };
@@ -87,7 +103,19 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       const keys = batch.records.map((r) => r.key);
       const after = sortedUpTo !== undefined && ascending(keys, sortedUpTo) ? sortedUpTo : undefined;
       sortedUpTo = after === undefined ? undefined : keys[keys.length - 1]!;
-      const p = (async () => (after !== undefined ? await rangeLookup(sides, keys, after, options) : null) ?? target.getMany(collection, keys))();
+      const p = (async (): Promise<Found> => {
+        if (after !== undefined && imaging && allPlain(batch.records)) {
+          const image = await target.rangeImage(collection, after, keys[keys.length - 1]!, signal);
+          if (image && sameImage(batch.records, image)) {
+            coveredRows += image.rows;
+            return image;
+          }
+        }
+        const range = after !== undefined ? await rangeLookup(sides, keys, after, options) : null;
+        if (range) coveredRows += range.rows;
+        else covered = false;
+        return range?.records ?? target.getMany(collection, keys);
+      })();
       p.catch(() => undefined); // awaited below; not unhandled if the source fails first
       return { targets: p, sorted: after !== undefined };
     };
@@ -102,13 +130,18 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
         await sides.sourceMeter.took(batch.records);
         if (found !== null) {
           const targets = await found.targets;
-          await sides.targetMeter.took(targets);
+          if (Array.isArray(targets)) await sides.targetMeter.took(targets);
+          else {
+            sides.targetMeter.addBytes(targets.bytes);
+            sides.targetMeter.compared(batch.records.length);
+          }
           // A batch is `sorted` only while every key so far ascends (see lookUp).
           if (found.sorted && inPrefix) {
             prefixCount += batch.records.length;
             prefixEnd = batch.cursor;
           } else await collectPrefix();
-          judge(batch.records, targets, pending, inPrefix ? null : seen);
+          if (Array.isArray(targets)) judge(batch.records, targets, pending, inPrefix ? null : seen);
+          else allMatch(batch.records, pending, inPrefix ? null : seen);
           if (pending.size > options.maxPending) {
             return { done: false, reason: `more than ${options.maxPending} records differ` };
           }
@@ -120,13 +153,16 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
       await scan.return?.();
     }
 
-    const distinct = inPrefix ? prefixCount : seen.distinct();
+    const distinct = inPrefix ? prefixCount : (seen as SeenKeys | null)!.distinct();
     let missing = 0;
     for (const p of pending.values()) if (p.kind === 'missing') missing++;
-    const extras = targetCount - (distinct - missing);
+    // Every batch in key order and its range read whole: the ranges cover the target up to the last key.
+    if (targetCount === null && inPrefix && covered) targetCount = coveredRows + (await countAfter(sides, sortedUpTo ?? null, options));
+    const targets = await countTarget();
+    const extras = targets - (distinct - missing);
     if (extras < 0) {
       // More distinct source keys in the target than the target holds: a side changed while it was read.
-      return { done: false, reason: `the target's count (${targetCount}) is below the source keys found in it (${distinct - missing}), so a side changed during the comparison`, sourceCount: distinct };
+      return { done: false, reason: `the target's count (${targets}) is below the source keys found in it (${distinct - missing}), so a side changed during the comparison`, sourceCount: distinct, targetCount: targets };
     }
 
     tally.matching += distinct - pending.size;
@@ -138,12 +174,21 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, targetCoun
     pending.clear();
     if (extras > 0) {
       await collectPrefix();
-      await findExtras(sides, tally, seen, options);
+      await findExtras(sides, tally, (seen as SeenKeys | null)!, options);
     }
-    return { done: true, sourceCount: distinct, keysSpilled: seen.spilled, extrasScanned: extras > 0 };
+    return { done: true, sourceCount: distinct, targetCount: targets, keysSpilled: (seen as SeenKeys | null)?.spilled ?? false, extrasScanned: extras > 0 };
   } finally {
-    seen.dispose();
+    (seen as SeenKeys | null)?.dispose();
   }
+}
+
+/** The target's records after `after` (all of them for null), counted from a key scan. */
+async function countAfter(sides: MergeSides, after: string | null, options: LookupOptions): Promise<number> {
+  let n = 0;
+  for await (const batch of sides.target.scan(sides.collection, { after, batchSize: options.batchSize, skipMetadata: true, ...(options.signal ? { signal: options.signal } : {}) })) {
+    n += batch.records.length + batch.rejects.length;
+  }
+  return n;
 }
 
 /** Whether the keys ascend strictly, all after `after` (null: the start). */
@@ -159,7 +204,7 @@ function ascending(keys: string[], after: string | null): boolean {
  * point lookup per key (about twice as fast on SQLite). Null when the target holds many more keys in
  * that range than the batch (the source skips much of it), so point lookups are cheaper.
  */
-async function rangeLookup(sides: MergeSides, keys: string[], after: string | null, options: LookupOptions): Promise<(StoredRecord | undefined)[] | null> {
+async function rangeLookup(sides: MergeSides, keys: string[], after: string | null, options: LookupOptions): Promise<{ records: (StoredRecord | undefined)[]; rows: number } | null> {
   const last = keys[keys.length - 1]!;
   const found = new Map<string, StoredRecord>();
   let read = 0;
@@ -172,7 +217,18 @@ async function rangeLookup(sides: MergeSides, keys: string[], after: string | nu
     read += batch.records.length;
     if (read > 2 * keys.length) return null;
   }
-  return keys.map((k) => found.get(k));
+  return { records: keys.map((k) => found.get(k)), rows: found.size };
+}
+
+/** What a batch is compared with: the target's records, or an image that equals the batch's. */
+type Found = (StoredRecord | undefined)[] | RangeImage;
+
+/** A batch whose image equals the target's range: every record matches (as `judge` would find). */
+function allMatch(records: StoredRecord[], pending: Map<string, Pending>, seen: SeenKeys | null): void {
+  for (const r of records) {
+    seen?.add(r.key);
+    if (pending.size > 0) pending.delete(r.key);
+  }
 }
 
 /** Judges one source batch against its lookups, in order, so a later line of a key overrides an earlier one. */

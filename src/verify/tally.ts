@@ -6,7 +6,7 @@
 import { compareKeys } from '../core/key-order.js';
 import type { RejectInfo } from '../core/errors.js';
 import type { RecordValue, StoredRecord } from '../core/record.js';
-import { valueSize } from '../core/record.js';
+import { recordValueSize } from '../core/record.js';
 import type { RateLimiter } from '../engine/rate-limiter.js';
 import { diffValues } from './diff-json.js';
 import type { DiffExample, DiffKind, VerifyProgress } from './types.js';
@@ -84,7 +84,7 @@ export class ReadMeter {
     for (const r of records) {
       if (!r) continue;
       n++;
-      this.bytes += Buffer.byteLength(r.key, 'utf8') + valueSize(r.value);
+      this.bytes += Buffer.byteLength(r.key, 'utf8') + recordValueSize(r);
     }
     this.records += n;
     if (this.options.limiter && n > 0) await this.options.limiter.take(n, this.options.signal);

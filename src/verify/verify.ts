@@ -247,9 +247,7 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     }
   }
 
-  if (lookup) {
-    targetCount = await target.count(collection, signal ? { signal } : undefined);
-  } else if (!merging && !digesting) {
+  if (!lookup && !merging && !digesting) {
     ({ sourceCount, targetCount } = await countCollection(source, target, collection, signal));
     if (mode === 'count') return countResult(collection, sourceCount, targetCount, seconds());
   }
@@ -259,6 +257,7 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
 
   const partitioned = async (why: string) => {
     if (sourceCount < 0) sourceCount = await source.count(collection, signal ? { signal } : undefined);
+    if (targetCount < 0) targetCount = await target.count(collection, signal ? { signal } : undefined);
     const partitions = partitionCount(Math.max(sourceCount, targetCount), tuning.partitionRecords, tuning.partitions);
     await hashPartitionDiff(sides, tally, { partitions, batchSize: tuning.batchSize, signal });
     method = 'hash-partition';
@@ -278,12 +277,13 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     method = 'sample';
     note = `${sampleBound(outcome.checked, outcome.mismatches, ctx.confidence).statement}; target-only records are not sampled, so compare the counts`;
   } else if (lookup) {
-    const outcome = await lookupDiff(sides, tally, targetCount, {
+    const outcome = await lookupDiff(sides, tally, {
       batchSize: tuning.batchSize,
       maxPending: tuning.lookupPending,
       memoryKeys: tuning.lookupMemoryKeys,
       signal,
     });
+    if (outcome.targetCount !== undefined) targetCount = outcome.targetCount;
     if (outcome.done) {
       sourceCount = outcome.sourceCount;
       method = 'lookup';
