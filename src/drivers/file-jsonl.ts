@@ -36,22 +36,34 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
   const { parseLine, lines, packedLines } = lineReader(path, collection, limits);
   const maxLine = maxLineBytes(limits);
 
-  /** Keys deleted by a tombstone after `from`, with the offset after their last tombstone. */
-  async function tombstones(from: number): Promise<Map<string, number>> {
-    const dead = new Map<string, number>();
-    for await (const c of chunks(path, from, maxLine)) {
-      if ('oversized' in c) continue;
-      const { buf, pos } = c;
-      for (let i = buf.indexOf(DELETED); i >= 0; ) {
-        const s = buf.lastIndexOf(NL, i) + 1;
-        const nl = buf.indexOf(NL, i);
-        const e = nl < 0 ? buf.length : nl + 1;
-        const parsed = parseLine(buf, s, e, pos + e, 0, false, false);
-        if ('deleted' in parsed) dead.set(parsed.deleted, parsed.end);
-        i = buf.indexOf(DELETED, e);
+  /**
+   * One read of the whole log for what must be known before its records: the line count (the plan's
+   * estimate) and the keys deleted by a tombstone, each with the offset after its last tombstone (a
+   * scan skips a put that a later tombstone deletes). Kept while the file's size and mtime stay the
+   * same, so a migration's plan and its scan read the log once between them, not twice.
+   */
+  function survey(): Promise<Survey> {
+    return surveyed(path, async () => {
+      let lines = 0;
+      const dead = new Map<string, number>();
+      for await (const c of chunks(path, 0, maxLine)) {
+        if ('oversized' in c) {
+          lines++;
+          continue;
+        }
+        const { buf, pos } = c;
+        lines += countNewlines(buf);
+        for (let i = buf.indexOf(DELETED); i >= 0; ) {
+          const s = buf.lastIndexOf(NL, i) + 1;
+          const nl = buf.indexOf(NL, i);
+          const e = nl < 0 ? buf.length : nl + 1;
+          const parsed = parseLine(buf, s, e, pos + e, 0, false, false);
+          if ('deleted' in parsed) dead.set(parsed.deleted, parsed.end);
+          i = buf.indexOf(DELETED, e);
+        }
       }
-    }
-    return dead;
+      return { lines, dead };
+    });
   }
 
   /** Distinct live keys and their value bytes; hash-partitions through temp files past `countMemoryKeys`. */
@@ -157,16 +169,15 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
       return liveTotals();
     },
     async estimateCount() {
-      // Lines, not distinct live keys: no parse, no key set, one sequential read.
-      let n = 0;
-      for await (const c of chunks(path, 0, maxLine)) n += 'oversized' in c ? 1 : countNewlines(c.buf);
-      return n;
+      // Lines, not distinct live keys: no parse, no key set, one sequential read (shared with the scan).
+      return (await survey()).lines;
     },
     async *scan(options: ScanOptions): AsyncIterable<ScanBatch> {
       const from = options.after ? Number(options.after) : 0;
       if (!Number.isSafeInteger(from) || from < 0) throw new ConfigurationError(`[file] ${path} is a JSONL collection, whose scan cursor is a byte offset, not ${JSON.stringify(options.after)}; restart this scan from the beginning`);
       const batchSize = Math.max(1, options.batchSize ?? 1000);
-      const dead = await tombstones(from);
+      // Tombstones before `from` end before every put read from there on, so they change nothing.
+      const { dead } = await survey();
       // Line numbers, not location strings: see ScanBatch.locationOf.
       const open = (cursor: string): ScanBatch & { lines: number[] } => {
         const lines: number[] = [];
@@ -245,6 +256,28 @@ export function serialize(r: StoredRecord): string {
   if (r.updatedAt) line += `,"updatedAt":${JSON.stringify(r.updatedAt)}`;
   if (r.version !== undefined && r.version !== null) line += `,"version":${r.version}`;
   return line + '}\n';
+}
+
+interface Survey {
+  lines: number;
+  dead: Map<string, number>;
+}
+
+/** Surveys of the last few logs read, each valid while its file keeps its size and mtime. */
+const surveys = new Map<string, { size: number; mtimeMs: number; survey: Promise<Survey> }>();
+const SURVEYS_KEPT = 8;
+
+async function surveyed(path: string, make: () => Promise<Survey>): Promise<Survey> {
+  const st = await stat(path).catch(() => null);
+  if (!st) return { lines: 0, dead: new Map() };
+  const kept = surveys.get(path);
+  if (kept && kept.size === st.size && kept.mtimeMs === st.mtimeMs) return kept.survey;
+  const survey = make();
+  surveys.delete(path);
+  surveys.set(path, { size: st.size, mtimeMs: st.mtimeMs, survey });
+  if (surveys.size > SURVEYS_KEPT) surveys.delete(surveys.keys().next().value!);
+  survey.catch(() => surveys.delete(path));
+  return survey;
 }
 
 function hash(s: string): number {

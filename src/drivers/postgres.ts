@@ -87,7 +87,8 @@ const CAPABILITIES: Capabilities = {
 const MISSING_TABLE = new Set(['42P01', '3F000']);
 /** Session settings for analytic statements (see `analytic`). */
 const ANALYTIC_SETTINGS = 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0';
-const ALREADY_EXISTS = new Set(['42P07', '42P06', '23505']);
+// 42710: two CREATE TABLEs of one name race on the table's row type ("type ... already exists").
+const ALREADY_EXISTS = new Set(['42P07', '42P06', '42710', '23505']);
 /** Deadlock and serialization failures: a concurrent CREATE of the same relation, worth one more look. */
 const CREATE_RACE = new Set(['40P01', '40001']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
