@@ -180,6 +180,18 @@ describe('file store: bad input becomes rejects, good records are all read', () 
     }
   });
 
+  it('JSONL layout: a tombstone appended after the log was surveyed still hides its key, and the estimate counts the new lines', async () => {
+    const root = await freshRoot();
+    const path = join(root, 'grow.jsonl');
+    await writeFile(path, '{"key":"a","value":1}\n{"key":"b","value":2}\n');
+    const store = open(root);
+    expect(await store.estimateCount!('grow')).toBe(2);
+    expect((await scan(store, 'grow')).records.map((r) => r.key)).toEqual(['a', 'b']);
+    await writeFile(path, '{"key":"a","value":1}\n{"key":"b","value":2}\n{"key":"a","deleted":true}\n');
+    expect(await store.estimateCount!('grow')).toBe(3);
+    expect((await scan(store, 'grow')).records.map((r) => r.key)).toEqual(['b']);
+  });
+
   it('JSONL layout: each bad line is a reject with its line number, later lines win, tombstones hide', async () => {
     const root = await freshRoot();
     const path = join(root, 'log.jsonl');
