@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigurationError, describeError } from '../core/errors.js';
+import { formatCount } from '../observe/numbers.js';
 import { formatReport, resultToJson } from '../verify/report.js';
 import type { VerifyMode, VerifyProgress } from '../verify/types.js';
 import { verify } from '../verify/verify.js';
@@ -45,7 +46,7 @@ const verifyCommand: CliCommand = {
             const now = Date.now();
             if (now - lastDraw < 250) return;
             lastDraw = now;
-            context.stderr.write(`\r[cutover] verify ${e.phase} ${e.collection}: ${e.records.toLocaleString('en-US')} records read\u001b[K`);
+            context.stderr.write(`\r[cutover] verify ${e.phase} ${e.collection}: ${formatCount(e.records)} records read\u001b[K`);
           }
         : undefined;
       const result = await verify({

@@ -4,15 +4,14 @@
  */
 import cliProgress from 'cli-progress';
 import type { MigrationEvent } from '../engine/events.js';
+import { formatCount } from './numbers.js';
 
 export interface ProgressSink {
   onEvent(event: MigrationEvent): void;
   stop(): void;
 }
 
-export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
+export { formatCount } from './numbers.js';
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '?';

@@ -3,6 +3,7 @@
  * kind with a structural diff of the value. `--json` prints the same result object instead.
  */
 import type { RecordValue } from '../core/record.js';
+import { formatCount } from '../observe/numbers.js';
 import { formatChanges } from './diff-json.js';
 import type { CollectionResult, DiffKind, VerifyResult } from './types.js';
 
@@ -84,7 +85,7 @@ export function showKey(key: string): string {
 }
 
 function num(n: number): string {
-  return n.toLocaleString('en-US');
+  return Number.isInteger(n) ? formatCount(n) : n.toLocaleString('en-US');
 }
 
 function show(v: RecordValue | undefined): string {

@@ -3,6 +3,7 @@
  * rate. With x mismatches among n records checked, the bound is the p at which seeing x or fewer
  * mismatches has probability 1 - confidence; with x = 0 that is 1 - (1 - c)^(1/n).
  */
+import { formatCount } from '../observe/numbers.js';
 
 export interface SampleBound {
   checked: number;
@@ -59,7 +60,7 @@ export function sampleBound(checked: number, mismatches: number, confidence: num
   const upperBound = clopperPearsonUpper(mismatches, checked, confidence);
   const conf = `${Number((confidence * 100).toPrecision(6))}%`;
   const statement =
-    `checked ${checked.toLocaleString('en-US')} random records, ${mismatches.toLocaleString('en-US')} ` +
+    `checked ${formatCount(checked)} random records, ${formatCount(mismatches)} ` +
     `mismatch${mismatches === 1 ? '' : 'es'}: mismatch rate below ${formatRate(upperBound)} at ${conf} confidence`;
   return { checked, mismatches, confidence, upperBound, statement };
 }
