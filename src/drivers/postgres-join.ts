@@ -18,8 +18,8 @@ import { rangeWhere } from './postgres-digest.js';
 
 export const JOIN_FAMILY = 'postgres';
 
-/** Sampled keys per range boundary wanted; the sample reads about this many keys per range. */
-const SAMPLE_PER_RANGE = 50;
+/** Pages a key sample reads when the planner has no histogram of the keys. */
+const SAMPLE_PAGES = 400;
 
 /**
  * The join of one key range, with both sides' counts: each row is classed once (m missing, x extra,
@@ -105,31 +105,31 @@ export function createPostgresJoin(deps: JoinDeps): SqlJoinSource {
     async joinSplitKeys(collection, parts, signal) {
       signal?.throwIfAborted();
       const table = deps.table(collection);
-      // The planner's estimate and its histogram of keys are free; without them (a table never
-      // analysed) the table is counted and a block sample of its keys (TABLESAMPLE SYSTEM reads only
-      // the sampled pages) is cut at quantiles.
-      const stats = await deps.query<{ n: string; bounds: string[] | null }>('reading the statistics', collection,
+      // The planner's estimate and its histogram of keys are free. A table never analysed (a fresh
+      // copy) has neither, and counting it would read it whole once more: its keys are sampled instead,
+      // a block sample (TABLESAMPLE SYSTEM reads only the sampled pages) of about SAMPLE_PAGES pages,
+      // which also estimates the count.
+      const stats = await deps.query<{ n: string; pages: string; bounds: string[] | null }>('reading the statistics', collection,
         `SELECT greatest(c.reltuples, 0)::bigint::text AS n,
+           (pg_relation_size(c.oid) / current_setting('block_size')::int)::text AS pages,
            (SELECT s.histogram_bounds::text::text[] FROM pg_stats s WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = 'key') AS bounds
          FROM pg_class c WHERE c.oid = $1::regclass`, [table, deps.schema, collection]);
       let estimate = Number(stats[0]?.n ?? 0);
       let keys = stats[0]?.bounds ?? [];
-      if (estimate <= 0 || keys.length < 2) {
-        const rows = await deps.query<{ n: string }>('count', collection, `SELECT count(*)::text AS n FROM ${table}`, []);
-        estimate = Number(rows[0]?.n ?? 0);
-        keys = [];
-      }
       const n = parts(estimate);
-      if (n < 2 || estimate < 2) return [];
-      if (keys.length < n * 4) {
-        const percent = Math.min(100, Math.max(1, (100 * n * SAMPLE_PER_RANGE) / estimate));
+      if (estimate <= 0 || keys.length < n * 4) {
+        const pages = Math.max(1, Number(stats[0]?.pages ?? 1));
+        const percent = Math.min(100, Math.max(0.0001, (100 * SAMPLE_PAGES) / pages));
         const rows = await deps.query<{ key: string }>('sampling keys', collection,
-          `SELECT key FROM ${table} TABLESAMPLE SYSTEM (${percent.toFixed(4)}) ORDER BY key`, []);
+          `SELECT key FROM ${table} TABLESAMPLE SYSTEM (${percent.toFixed(6)}) ORDER BY key`, []);
         keys = rows.map((r) => r.key);
+        if (estimate <= 0) estimate = Math.round((keys.length * 100) / percent);
       }
+      const ranges = parts(estimate);
+      if (ranges < 2 || keys.length < 2) return [];
       const cuts: string[] = [];
-      for (let i = 1; i < n; i++) {
-        const k = keys[Math.floor((i * keys.length) / n)];
+      for (let i = 1; i < ranges; i++) {
+        const k = keys[Math.floor((i * keys.length) / ranges)];
         if (k !== undefined && (cuts.length === 0 || compareKeys(k, cuts[cuts.length - 1]!) > 0)) cuts.push(k);
       }
       return cuts;
