@@ -93,6 +93,19 @@ describe('verify full between two tables of one PostgreSQL database', () => {
     expect(row.examples.every((e) => e.source !== undefined && e.target !== undefined)).toBe(true);
   });
 
+  it('repairs every difference it finds (full mode, deleteExtra), then finds none', async () => {
+    const c = fresh();
+    const planted = await plant(source, target, c, { bytes: true, n: 120 });
+    const result = await verify({ from: source, to: target, only: [c], mode: 'full', repair: true, deleteExtra: true, tuning: { joinRangeRecords: 25 } });
+    expect(result.repair!.before[0]).toMatchObject({ method: 'sql-join', missing: planted.missing.length, different: planted.different.length, extra: planted.extra.length });
+    expect(result.repair!.copied).toBe(planted.missing.length + planted.different.length);
+    expect(result.repair!.deleted).toBe(planted.extra.length);
+    expect(result.collections[0]).toMatchObject({ method: 'sql-join', missing: 0, different: 0, extra: 0 });
+    expect(result.ok).toBe(true);
+    const left = await db.query(`SELECT count(*)::int AS n FROM ${table(schemaA, c)} a FULL JOIN ${table(schemaB, c)} b USING (key) WHERE a.key IS NULL OR b.key IS NULL OR a.value IS DISTINCT FROM b.value OR a.bytes IS DISTINCT FROM b.bytes`);
+    expect(left.rows[0].n).toBe(0);
+  });
+
   it('moves only the keys that differ', async () => {
     const c = fresh();
     await fillBoth(c, 20_000);
