@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import { compareKeys } from '../../src/core/key-order.js';
 import type { Store } from '../../src/core/store.js';
-import type { DiffKind, VerifyOptions, VerifyResult } from '../../src/verify/types.js';
+import type { CollectionResult, DiffKind, VerifyOptions, VerifyResult } from '../../src/verify/types.js';
 import { verify } from '../../src/verify/verify.js';
 import { plant, readAll, type Planted } from './planted.js';
 
@@ -38,6 +38,20 @@ export function expectPlanted(result: VerifyResult, planted: Planted, collection
   expect(c.sourceCount).toBe(planted.sourceCount);
   expect(c.targetCount).toBe(planted.targetCount);
   expect(result.ok).toBe(false);
+}
+
+/**
+ * What every exact method must report of a planted pair beyond the keys: the matching count, no
+ * spelling-only pair among the examples, the precise diff of a changed nested number, and one-sided
+ * examples that carry their value.
+ */
+export function expectPlantedExamples(row: CollectionResult, planted: Planted): void {
+  expect(row.matching).toBe(planted.sourceCount - planted.missing.length - planted.different.length);
+  for (const key of planted.sameData) expect(row.examples.map((e) => e.key)).not.toContain(key);
+  const precision = row.examples.find((e) => e.key === 'changed-precision')!;
+  expect(precision.diff).toEqual([{ path: '$.a.x', op: 'changed', old: '1.0000000000000002', new: '1' }]);
+  expect(JSON.parse(row.examples.find((e) => e.key === 'missing-1')!.source as string)).toEqual({ only: 'source', k: 'missing-1' });
+  expect(JSON.parse(row.examples.find((e) => e.key === 'extra-1')!.target as string)).toEqual({ only: 'target', k: 'extra-1' });
 }
 
 export function verifyMatrix(label: string, makePair: () => Promise<Pair>, teardown?: (pair: Pair) => Promise<void>): void {
