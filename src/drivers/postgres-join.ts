@@ -102,7 +102,7 @@ export function createPostgresJoin(deps: JoinDeps): SqlJoinSource {
       return rows[0]?.ok ? deps.table(collection) : null;
     },
 
-    async joinSplitKeys(collection, parts, signal) {
+    async sampleSplitKeys(collection, parts, signal) {
       signal?.throwIfAborted();
       const table = deps.table(collection);
       // The planner's estimate and its histogram of keys are free. A table never analysed (a fresh

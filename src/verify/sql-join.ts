@@ -42,7 +42,7 @@ export interface SqlJoinSource {
   /** The collection's table as another store's SQL names it, or null when it does not exist. */
   joinTable(collection: string, signal?: AbortSignal): Promise<string | null>;
   /** Keys that cut the collection into about `parts` ranges of similar size (from a sample), ascending. */
-  joinSplitKeys(collection: string, parts: (estimatedRecords: number) => number, signal?: AbortSignal): Promise<string[]>;
+  sampleSplitKeys(collection: string, parts: (estimatedRecords: number) => number, signal?: AbortSignal): Promise<string[]>;
   /** Compares one key range of the collection here (the source) with `other`, the target's table. */
   joinRange(collection: string, other: string, range: KeyRange, signal?: AbortSignal): Promise<JoinRange>;
 }
@@ -94,7 +94,7 @@ export async function sqlJoinDiff(
   const rangeRecords = Math.max(1, options.rangeRecords ?? JOIN_RANGE_RECORDS);
   const [own, other] = await Promise.all([source.joinTable(collection, signal), target.joinTable(collection, signal)]);
   if (own === null || other === null) return null;
-  const cuts = await source.joinSplitKeys(collection, (n) => Math.max(JOIN_CONCURRENCY, Math.ceil(n / rangeRecords)), signal);
+  const cuts = await source.sampleSplitKeys(collection, (n) => Math.max(JOIN_CONCURRENCY, Math.ceil(n / rangeRecords)), signal);
   const ranges: KeyRange[] = [];
   for (let i = 0; i <= cuts.length; i++) ranges.push({ from: i === 0 ? null : cuts[i - 1]!, until: i === cuts.length ? null : cuts[i]! });
 

@@ -83,7 +83,7 @@ describe('verify checksum between two PostgreSQL stores', () => {
     expect(row.examples.map((e) => e.key).sort()).toEqual(['r000010', 'r002000']);
   });
 
-  it('reports a fx.target-only collection and an empty source', async () => {
+  it('reports a target-only collection and an empty source', async () => {
     const c = fx.fresh();
     await fx.target.putMany(c, [{ key: '😀', value: '{"a":1}' }, { key: '\ue000', value: '[1]' }]);
     const result = await verify({ from: fx.source, to: fx.target, only: [c], mode: 'checksum' });
