@@ -5,9 +5,10 @@
  *
  * Scans go in file order (not key order): the cursor is the byte offset after the batch's last
  * line, so a resumed scan starts exactly there; a key written again later simply comes again.
- * A scan first looks for tombstones after its start (a cheap byte search for `"deleted"`, parsing
- * only the lines that contain it) and skips a put that a later tombstone deletes. That map holds
- * the deleted keys only. The file is read in 1 MiB chunks split on "\n" by hand (file-jsonl-lines.ts;
+ * Before its first record a scan needs the tombstones (a cheap byte search of the whole log for
+ * `"deleted"`, parsing only the lines that contain it) to skip a put that a later tombstone deletes;
+ * that map holds the deleted keys only. The same read counts the lines for the plan's estimate, and
+ * its result is kept for the next scan while the file is unchanged (see `surveyed`). The file is read in 1 MiB chunks split on "\n" by hand (file-jsonl-lines.ts;
  * in a worker thread for logs over 4 MiB, file-jsonl-worker.ts); each line is checked with a strict
  * UTF-8 decode and JSON.parse, and the value is passed on as the exact text of its "value" member.
  * Every bad line becomes a reject with its line number.
@@ -263,20 +264,36 @@ interface Survey {
   dead: Map<string, number>;
 }
 
-/** Surveys of the last few logs read, each valid while its file keeps its size and mtime. */
-const surveys = new Map<string, { size: number; mtimeMs: number; survey: Promise<Survey> }>();
+/**
+ * Surveys of the last few logs read. A survey is reused only for the same file (device and inode)
+ * with the same size, mtime and ctime, and only if the file had been still for QUIET_NS when the
+ * survey began: a rewrite of the same size within one tick of a coarse clock (or one that restores
+ * the mtime, like `cp -p`; the ctime cannot be set back) would otherwise reuse a stale list of
+ * tombstones and drop live records.
+ */
+const surveys = new Map<string, { stamp: string; survey: Promise<Survey> }>();
 const SURVEYS_KEPT = 8;
+const QUIET_NS = 2_000_000_000n;
 
 async function surveyed(path: string, make: () => Promise<Survey>): Promise<Survey> {
-  const st = await stat(path).catch(() => null);
-  if (!st) return { lines: 0, dead: new Map() };
+  const began = BigInt(Date.now()) * 1_000_000n;
+  let st;
+  try {
+    st = await stat(path, { bigint: true });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return { lines: 0, dead: new Map() };
+    throw err;
+  }
+  const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   const kept = surveys.get(path);
-  if (kept && kept.size === st.size && kept.mtimeMs === st.mtimeMs) return kept.survey;
+  if (kept && kept.stamp === stamp) return kept.survey;
   const survey = make();
   surveys.delete(path);
-  surveys.set(path, { size: st.size, mtimeMs: st.mtimeMs, survey });
-  if (surveys.size > SURVEYS_KEPT) surveys.delete(surveys.keys().next().value!);
-  survey.catch(() => surveys.delete(path));
+  if (began - st.mtimeNs >= QUIET_NS && began - st.ctimeNs >= QUIET_NS) {
+    surveys.set(path, { stamp, survey });
+    if (surveys.size > SURVEYS_KEPT) surveys.delete(surveys.keys().next().value!);
+    survey.catch(() => surveys.delete(path));
+  }
   return survey;
 }
 

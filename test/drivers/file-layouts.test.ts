@@ -3,7 +3,7 @@
  * rejects (with the file named) while every good record is read, JSONL later-lines-win and
  * tombstones, exact value text, and the root that no key can escape.
  */
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -190,6 +190,25 @@ describe('file store: bad input becomes rejects, good records are all read', () 
     await writeFile(path, '{"key":"a","value":1}\n{"key":"b","value":2}\n{"key":"a","deleted":true}\n');
     expect(await store.estimateCount!('grow')).toBe(3);
     expect((await scan(store, 'grow')).records.map((r) => r.key)).toEqual(['b']);
+  });
+
+  it('JSONL layout: a log rewritten at the same size with its old mtime restored is surveyed again', async () => {
+    const root = await freshRoot();
+    const path = join(root, 'same.jsonl');
+    const v1 = '{"key":"a","value":1}\n{"key":"b","value":2}\n{"key":"b","deleted":true}\n';
+    const v2 = '{"key":"a","value":1}\n{"key":"b","value":2}\n{"key":"c","value":"0123"}\n';
+    expect(Buffer.byteLength(v2)).toBe(Buffer.byteLength(v1));
+    // A whole-second mtime, as a coarse clock (or cp -p, rsync -t) would leave it on both versions.
+    const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    await writeFile(path, v1);
+    await utimes(path, mtime, mtime);
+    // Still for longer than a coarse clock's tick, so that its survey is kept.
+    await new Promise((r) => setTimeout(r, 2100));
+    const store = open(root);
+    expect((await scan(store, 'same')).records.map((r) => r.key)).toEqual(['a']);
+    await writeFile(path, v2);
+    await utimes(path, mtime, mtime);
+    expect((await scan(store, 'same')).records.map((r) => r.key)).toEqual(['a', 'b', 'c']);
   });
 
   it('JSONL layout: each bad line is a reject with its line number, later lines win, tombstones hide', async () => {
