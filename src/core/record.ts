@@ -71,17 +71,26 @@ export function valueSize(value: RecordValue): number {
 export class RawJsonRecord implements StoredRecord {
   updatedAt: string | null | undefined = undefined;
   version: number | null | undefined = undefined;
-  /** false once `value` was assigned: the line no longer holds it. */
+  /** false once `key` or `value` was assigned: the line no longer holds the record. */
   plain = true;
   private text: RecordValue | undefined = undefined;
 
   constructor(
-    public key: string,
+    private k: string,
     readonly line: Buffer,
     readonly start: number,
     private readonly keyEnd: number,
     readonly end: number,
   ) {}
+
+  get key(): string {
+    return this.k;
+  }
+
+  set key(k: string) {
+    this.k = k;
+    this.plain = false;
+  }
 
   get value(): RecordValue {
     return (this.text ??= this.line.toString('utf8', this.keyEnd + 1, this.end - 1));
@@ -106,6 +115,24 @@ export class RawJsonRecord implements StoredRecord {
 /** Whether the record is a RawJsonRecord whose line still holds its value. */
 export function isPlainLine(record: StoredRecord): record is RawJsonRecord {
   return record instanceof RawJsonRecord && record.plain;
+}
+
+/**
+ * The end (exclusive) of the run of plain lines that starts at `records[i]`: records whose lines lie
+ * end to end in one buffer, so that `records[i].line[records[i].start, records[j - 1].end)` holds them
+ * all. `i` itself when `records[i]` is not a plain line.
+ */
+export function plainRunEnd(records: readonly StoredRecord[], i: number): number {
+  const first = records[i];
+  if (first === undefined || !isPlainLine(first)) return i;
+  let end = first.end;
+  let j = i + 1;
+  for (; j < records.length; j++) {
+    const r = records[j]!;
+    if (!isPlainLine(r) || r.line !== first.line || r.start !== end) break;
+    end = r.end;
+  }
+  return j;
 }
 
 /** Bytes of a record's value as stored, without decoding a RawJsonRecord. */

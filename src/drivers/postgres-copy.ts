@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { isPlainLine, type StoredRecord } from '../core/record.js';
+import { isPlainLine, plainRunEnd, type RawJsonRecord, type StoredRecord } from '../core/record.js';
 import { copyColumns, type CopyShape } from './postgres-sql.js';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -80,32 +80,22 @@ function* chunks(records: StoredRecord[], shape: CopyShape, meta: MetaDefaults |
   // Allocated on first use: a batch of plain lines needs none.
   let buf = EMPTY;
   let at = 0;
-  let run: Buffer | null = null;
-  let runStart = 0;
-  let runEnd = 0;
   const end = shape === 'json' ? JSON_END : PLAIN_END;
-  for (const r of records) {
-    const plainLine = isPlainLine(r);
-    if (plainLine && shape === 'json') {
-      if (r.line === run && r.start === runEnd) {
-        runEnd = r.end;
-        continue;
-      }
-      if (run !== null) yield run.subarray(runStart, runEnd);
-      else if (at > 0) {
+  for (let i = 0; i < records.length; ) {
+    const j = shape === 'json' ? plainRunEnd(records, i) : i;
+    if (j > i) {
+      if (at > 0) {
         yield buf.subarray(0, at);
         buf = EMPTY;
         at = 0;
       }
-      run = r.line;
-      runStart = r.start;
-      runEnd = r.end;
+      const first = records[i] as RawJsonRecord;
+      yield first.line.subarray(first.start, (records[j - 1] as RawJsonRecord).end);
+      i = j;
       continue;
     }
-    if (run !== null) {
-      yield run.subarray(runStart, runEnd);
-      run = null;
-    }
+    const r = records[i++]!;
+    const plainLine = isPlainLine(r);
     // A plain line without metadata to add is copied as it is, up to its LF.
     const asLine = plainLine && meta === null;
     // The common line, JSON text without metadata, is written in pieces: no line string to build.
@@ -131,7 +121,6 @@ function* chunks(records: StoredRecord[], shape: CopyShape, meta: MetaDefaults |
       at += end.copy(buf, at);
     } else at += buf.write(text, at);
   }
-  if (run !== null) yield run.subarray(runStart, runEnd);
   if (at > 0) yield buf.subarray(0, at);
 }
 

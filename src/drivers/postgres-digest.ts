@@ -109,7 +109,8 @@ export const ROW_DIGEST_SQL = `CASE WHEN value IS NOT NULL THEN 'j' || md5(value
 const ROW_PROBE_SQL = `SELECT md5('{"b":[1.50,true,null,"x\u00e9 😀"],"a":-2e40,"c":{}}'::jsonb::text) || md5('\\x00ff'::bytea) AS probe`;
 
 /** Runs one statement on a collection's table; a missing table reads as no rows. */
-export type DigestQuery = <R extends object>(operation: string, collection: string | undefined, sql: string, params: string[]) => Promise<R[]>;
+/** `scansRange`: the statement reads a whole key range (see `analytic` in postgres.ts). */
+export type DigestQuery = <R extends object>(operation: string, collection: string | undefined, sql: string, params: string[], scansRange?: boolean) => Promise<R[]>;
 
 export function createPostgresDigest(table: (collection: string) => string, query: DigestQuery): RangeDigestSource & RowDigestSource {
   /** A family name with the server's answer to its probe, asked once (again after a failure). */
@@ -148,7 +149,7 @@ export function createPostgresDigest(table: (collection: string) => string, quer
     async rangeDigest(collection, range, signal): Promise<RangeDigest> {
       signal?.throwIfAborted();
       const { sql, params } = rangeDigestSql(table(collection), range);
-      const rows = await query<{ n: string; s: string }>('range digest', collection, sql, params);
+      const rows = await query<{ n: string; s: string }>('range digest', collection, sql, params, true);
       const row = rows[0] ?? { n: '0', s: '0' };
       return { count: Number(row.n), digest: new Uint8Array(Buffer.from(row.s, 'utf8')) };
     },

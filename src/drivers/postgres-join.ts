@@ -13,13 +13,14 @@
 import type { PoolClient } from 'pg';
 import type { KeyRange } from '../verify/checksum-diff.js';
 import type { JoinRange, SqlJoinSource } from '../verify/sql-join.js';
-import { compareKeys } from '../core/key-order.js';
 import { rangeWhere } from './postgres-digest.js';
 
 export const JOIN_FAMILY = 'postgres';
 
-/** Pages a key sample reads when the planner has no histogram of the keys. */
+/** Pages a key sample reads. */
 const SAMPLE_PAGES = 400;
+/** The columns the join compares, as joinTable describes them. */
+const JOIN_SHAPE = 'bytes bytea -, key text C, value jsonb -';
 
 /**
  * The join of one key range, with both sides' counts: each row is classed once (m missing, x extra,
@@ -88,51 +89,42 @@ export function createPostgresJoin(deps: JoinDeps): SqlJoinSource {
       try {
         const took = (await client.query<{ ok: boolean }>(lockSql('pg_try_advisory_lock'), [token])).rows[0]?.ok === true;
         if (took) await client.query(lockSql('pg_advisory_unlock'), [token]);
-        return !took;
-      } finally {
         client.release();
+        return !took;
+      } catch (err) {
+        // It may still hold the lock: the connection is closed, not returned to the pool.
+        client.release(err instanceof Error ? err : true);
+        throw err;
       }
     },
 
     async joinTable(collection, signal) {
       signal?.throwIfAborted();
-      const rows = await deps.query<{ ok: boolean }>('looking up the table', collection,
-        'SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS ok',
+      // The join compares key, value and bytes as this driver creates them; a table of another shape
+      // (a varchar key, a json value) is compared by the other methods.
+      const rows = await deps.query<{ shape: string | null }>('looking up the table', collection,
+        `SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || coalesce(co.collname, '-'), ', ' ORDER BY a.attname) AS shape
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname IN ('key', 'value', 'bytes')
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation
+         WHERE n.nspname = $1 AND c.relname = $2`,
         [deps.schema, collection]);
-      return rows[0]?.ok ? deps.table(collection) : null;
+      return rows[0]?.shape === JOIN_SHAPE ? deps.table(collection) : null;
     },
 
-    async sampleSplitKeys(collection, parts, signal) {
+    async sampleKeys(collection, signal) {
       signal?.throwIfAborted();
       const table = deps.table(collection);
-      // The planner's estimate and its histogram of keys are free. A table never analysed (a fresh
-      // copy) has neither, and counting it would read it whole once more: its keys are sampled instead,
-      // a block sample (TABLESAMPLE SYSTEM reads only the sampled pages) of about SAMPLE_PAGES pages,
-      // which also estimates the count.
-      const stats = await deps.query<{ n: string; pages: string; bounds: string[] | null }>('reading the statistics', collection,
-        `SELECT greatest(c.reltuples, 0)::bigint::text AS n,
-           (pg_relation_size(c.oid) / current_setting('block_size')::int)::text AS pages,
-           (SELECT s.histogram_bounds::text::text[] FROM pg_stats s WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = 'key') AS bounds
-         FROM pg_class c WHERE c.oid = $1::regclass`, [table, deps.schema, collection]);
-      let estimate = Number(stats[0]?.n ?? 0);
-      let keys = stats[0]?.bounds ?? [];
-      const n = parts(estimate);
-      if (estimate <= 0 || keys.length < n * 4) {
-        const pages = Math.max(1, Number(stats[0]?.pages ?? 1));
-        const percent = Math.min(100, Math.max(0.0001, (100 * SAMPLE_PAGES) / pages));
-        const rows = await deps.query<{ key: string }>('sampling keys', collection,
-          `SELECT key FROM ${table} TABLESAMPLE SYSTEM (${percent.toFixed(6)}) ORDER BY key`, []);
-        keys = rows.map((r) => r.key);
-        if (estimate <= 0) estimate = Math.round((keys.length * 100) / percent);
-      }
-      const ranges = parts(estimate);
-      if (ranges < 2 || keys.length < 2) return [];
-      const cuts: string[] = [];
-      for (let i = 1; i < ranges; i++) {
-        const k = keys[Math.floor((i * keys.length) / ranges)];
-        if (k !== undefined && (cuts.length === 0 || compareKeys(k, cuts[cuts.length - 1]!) > 0)) cuts.push(k);
-      }
-      return cuts;
+      // A block sample (TABLESAMPLE SYSTEM reads only the sampled pages) of about SAMPLE_PAGES pages:
+      // live, unlike the planner's statistics, which may be from when the table was a tenth its size.
+      const size = await deps.query<{ pages: string }>('sizing the table', collection,
+        `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS pages`, [table]);
+      const pages = Math.max(1, Number(size[0]?.pages ?? 1));
+      const percent = Math.min(100, (100 * SAMPLE_PAGES) / pages);
+      const rows = await deps.query<{ key: string }>('sampling keys', collection,
+        `SELECT key FROM ${table} TABLESAMPLE SYSTEM (${percent.toFixed(6)}) ORDER BY key`, []);
+      const keys = rows.map((r) => r.key);
+      return { keys, estimatedRecords: Math.round((keys.length * 100) / percent) };
     },
 
     async joinRange(collection, other, range, signal): Promise<JoinRange> {

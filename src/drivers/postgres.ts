@@ -138,7 +138,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     }
   }
 
-  async function withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /** A connection of the pool, for the caller to release. */
+  async function checkout(): Promise<PoolClient> {
     const client = await getPool().connect();
     // A checked-out client whose server goes away emits 'error' besides failing its query; without a
     // listener that would crash the process. The failed query already carries the error.
@@ -146,6 +147,11 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       client.on('error', () => undefined);
       listening.add(client);
     }
+    return client;
+  }
+
+  async function withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await checkout();
     let broken: Error | undefined;
     try {
       return await fn(client);
@@ -174,9 +180,13 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
         return;
       } catch (err) {
         // Two sessions running CREATE ... IF NOT EXISTS at once: the loser sees a unique violation,
-        // or can be chosen as a deadlock victim; looking again settles it.
+        // or can be chosen as a deadlock victim; looking again settles it. A name taken by something
+        // else (a type called like the table) is not the object created, so it is looked up again.
         const code = codeOf(err) ?? '';
-        if (ALREADY_EXISTS.has(code)) return;
+        if (ALREADY_EXISTS.has(code)) {
+          if ((await getPool().query(exists, params)).rowCount) return;
+          throw err;
+        }
         if (!CREATE_RACE.has(code) || attempt >= 3) throw err;
       }
     }
@@ -238,8 +248,10 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   async function analytic<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     await ready();
     return withClient(async (client) => {
-      await client.query(`BEGIN READ ONLY; ${ANALYTIC_SETTINGS}`);
       try {
+        // A server that refuses a setting (no jit before PostgreSQL 11) fails the BEGIN line; the
+        // rollback below still closes its transaction before the connection goes back to the pool.
+        await client.query(`BEGIN READ ONLY; ${ANALYTIC_SETTINGS}`);
         const rows = (await client.query<R>(sql, params)).rows;
         await client.query('COMMIT');
         return rows;
@@ -255,10 +267,13 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
 
   /** Rows of one statement for the range digests; a missing table has none. */
-  const digestQuery = <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[]) =>
+  const digestQuery = <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[], scansRange = false) =>
     attempt(operation, collection, async () => {
+      await ready();
       try {
-        return await analytic<R>(sql, params);
+        // Only statements that scan a range pay analytic()'s two extra round trips; the many small
+        // ones (pages of row digests, probes) run as they are.
+        return scansRange ? await analytic<R>(sql, params) : (await getPool().query<R>(sql, params)).rows;
       } catch (err) {
         if (MISSING_TABLE.has(codeOf(err) ?? '')) return [] as R[];
         throw err;
@@ -270,12 +285,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     table: (collection) => tableName(schema, collection),
     connect: async () => {
       await ready();
-      const client = await getPool().connect();
-      if (!listening.has(client)) {
-        client.on('error', () => undefined);
-        listening.add(client);
-      }
-      return client;
+      return checkout();
     },
     query: <R extends object>(operation: string, collection: string | undefined, sql: string, params: unknown[]) =>
       attempt(operation, collection, async () => {

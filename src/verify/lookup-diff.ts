@@ -13,7 +13,9 @@
  * The distinct source keys are counted by `SeenKeys` (memory, then hash-partitioned temp files).
  *
  * Records only the target holds: the distinct source keys found in the target are `distinct − missing`,
- * so the target holds `targetCount − (distinct − missing)` extras. When that is 0 there are none and
+ * so the target holds `targetCount − (distinct − missing)` extras. While the log keeps to key order,
+ * its batches' ranges of the target are read back to back, which counts the target up to the log's
+ * last key; then only the rows after it are counted, instead of the whole table. When that is 0 there are none and
  * nothing more is read. Otherwise the target's keys are scanned once and those never seen in the source
  * are the extras (their values are read by `getMany` for the examples).
  *
@@ -133,7 +135,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
           if (Array.isArray(targets)) await sides.targetMeter.took(targets);
           else {
             sides.targetMeter.addBytes(targets.bytes);
-            sides.targetMeter.compared(batch.records.length);
+            await sides.targetMeter.compared(batch.records.length);
           }
           // A batch is `sorted` only while every key so far ascends (see lookUp).
           if (found.sorted && inPrefix) {

@@ -11,7 +11,7 @@
  * Anything else (a value that is bytes, a row that differs) fails the test, and the batch is compared
  * record by record as before: the test can only save work, never decide a difference.
  */
-import { isPlainLine, type StoredRecord } from '../core/record.js';
+import { isPlainLine, plainRunEnd, type RawJsonRecord, type StoredRecord } from '../core/record.js';
 import type { Store } from '../core/store.js';
 
 /** Optional driver method: the image of the rows with `after < key <= last`. */
@@ -43,16 +43,11 @@ export function sameImage(records: readonly StoredRecord[], found: RangeImage): 
   let at = 0;
   let i = 0;
   while (i < records.length) {
-    const first = records[i]!;
-    if (!isPlainLine(first)) return false;
     // A run of lines that lie end to end in one buffer is compared in one call.
-    let end = first.end;
-    let j = i + 1;
-    for (; j < records.length; j++) {
-      const r = records[j]!;
-      if (!isPlainLine(r) || r.line !== first.line || r.start !== end) break;
-      end = r.end;
-    }
+    const j = plainRunEnd(records, i);
+    if (j === i) return false;
+    const first = records[i] as RawJsonRecord;
+    const end = (records[j - 1] as RawJsonRecord).end;
     const n = end - first.start;
     if (at + n > image.length || image.compare(first.line, first.start, end, at, at + n) !== 0) return false;
     at += n;

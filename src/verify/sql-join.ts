@@ -10,17 +10,24 @@
  * with equal names, a replica of the source, or another database on the same server all fail that
  * test and are compared by the other methods.
  *
- * Ranges come from a sample of the source's keys; they are half-open and cover every key, so a
- * sample that is off only makes ranges uneven. A few run at once, on their own connections, so the
- * database compares on several cores. Memory holds one range's differing keys at most.
+ * Ranges come from block samples of both tables' keys, so each holds about `rangeRecords` records of
+ * either side; they are half-open and cover every key. A few run at once, on their own connections,
+ * so the database compares on several cores. Memory holds the differing keys of the ranges in flight
+ * (JOIN_CONCURRENCY) at most: each range's keys are let go once reported.
  */
 import { randomUUID } from 'node:crypto';
+import { compareKeys } from '../core/key-order.js';
 import { valueSize, type RecordValue } from '../core/record.js';
 import type { Store } from '../core/store.js';
 import type { KeyRange } from './checksum-diff.js';
 import type { MergeSides } from './full-diff.js';
 import type { DiffTally, ReadMeter } from './tally.js';
 import type { DiffKind } from './types.js';
+
+export interface KeySample {
+  keys: string[];
+  estimatedRecords: number;
+}
 
 /** One range of the join: both sides' record counts and the keys that differ, ascending. */
 export interface JoinRange {
@@ -41,8 +48,8 @@ export interface SqlJoinSource {
   seesMarker(token: string, signal?: AbortSignal): Promise<boolean>;
   /** The collection's table as another store's SQL names it, or null when it does not exist. */
   joinTable(collection: string, signal?: AbortSignal): Promise<string | null>;
-  /** Keys that cut the collection into about `parts` ranges of similar size (from a sample), ascending. */
-  sampleSplitKeys(collection: string, parts: (estimatedRecords: number) => number, signal?: AbortSignal): Promise<string[]>;
+  /** A sample of the collection's keys, ascending, and the number of records it suggests. */
+  sampleKeys(collection: string, signal?: AbortSignal): Promise<KeySample>;
   /** Compares one key range of the collection here (the source) with `other`, the target's table. */
   joinRange(collection: string, other: string, range: KeyRange, signal?: AbortSignal): Promise<JoinRange>;
 }
@@ -94,12 +101,11 @@ export async function sqlJoinDiff(
   const rangeRecords = Math.max(1, options.rangeRecords ?? JOIN_RANGE_RECORDS);
   const [own, other] = await Promise.all([source.joinTable(collection, signal), target.joinTable(collection, signal)]);
   if (own === null || other === null) return null;
-  const cuts = await source.sampleSplitKeys(collection, (n) => Math.max(JOIN_CONCURRENCY, Math.ceil(n / rangeRecords)), signal);
-  const ranges: KeyRange[] = [];
-  for (let i = 0; i <= cuts.length; i++) ranges.push({ from: i === 0 ? null : cuts[i - 1]!, until: i === cuts.length ? null : cuts[i]! });
+  const ranges = joinRanges(await Promise.all([source.sampleKeys(collection, signal), target.sampleKeys(collection, signal)]), rangeRecords);
 
-  // Ranges run a few at a time, and are reported to the tally in key order.
-  const results: Promise<JoinRange>[] = [];
+  // Ranges run a few at a time, and are reported to the tally in key order; a range's keys are let go
+  // once reported, so memory holds JOIN_CONCURRENCY ranges' differences at most.
+  const results: (Promise<JoinRange> | undefined)[] = [];
   let next = 0;
   const start = () => {
     const range = ranges[next++]!;
@@ -114,6 +120,7 @@ export async function sqlJoinDiff(
     let r: JoinRange;
     try {
       r = await results[i]!;
+      results[i] = undefined;
     } catch (err) {
       // A join refused before anything was counted (no privilege on the other table): compare another way.
       if (first && isPermissionError(err)) {
@@ -130,9 +137,27 @@ export async function sqlJoinDiff(
     sides.sourceMeter.addBytes(keyBytes(r.missing) + keyBytes(r.different));
     sides.targetMeter.addBytes(keyBytes(r.extra));
     await report(sides, tally, r);
-    sides.sourceMeter.compared(r.sourceCount);
+    await sides.sourceMeter.compared(r.sourceCount);
   }
   return outcome;
+}
+
+/**
+ * Ranges cut at quantiles of both sides' key samples (a side the other lacks still gets its share),
+ * about `rangeRecords` records of the larger side each, half-open and covering every key.
+ */
+export function joinRanges(samples: KeySample[], rangeRecords: number): KeyRange[] {
+  const keys = [...new Set(samples.flatMap((s) => s.keys))].sort(compareKeys);
+  const records = Math.max(...samples.map((s) => s.estimatedRecords), 0);
+  const parts = Math.min(Math.max(JOIN_CONCURRENCY, Math.ceil(records / rangeRecords)), Math.max(1, keys.length));
+  const cuts: string[] = [];
+  for (let i = 1; i < parts; i++) {
+    const k = keys[Math.floor((i * keys.length) / parts)]!;
+    if (cuts.length === 0 || compareKeys(k, cuts[cuts.length - 1]!) > 0) cuts.push(k);
+  }
+  const ranges: KeyRange[] = [];
+  for (let i = 0; i <= cuts.length; i++) ranges.push({ from: i === 0 ? null : cuts[i - 1]!, until: i === cuts.length ? null : cuts[i]! });
+  return ranges;
 }
 
 function keyBytes(keys: string[]): number {

@@ -95,9 +95,13 @@ export class ReadMeter {
     this.bytes += n;
   }
 
-  /** Records compared where they are (a join in the database) instead of read here: progress only. */
-  compared(n: number): void {
+  /**
+   * Records compared without a record object each (a range image, a join in the database): counted
+   * and paced by `--max-rate` like records read one by one.
+   */
+  async compared(n: number): Promise<void> {
     this.records += n;
+    if (this.options.limiter && n > 0) await this.options.limiter.take(n, this.options.signal);
     this.options.onProgress?.({ phase: this.options.phase ?? 'compare', collection: this.collection, records: this.records });
   }
 

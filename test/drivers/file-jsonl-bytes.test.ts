@@ -141,6 +141,14 @@ describe('RawJsonRecord', () => {
     expect(({ ...r } as Partial<StoredRecord>).value).toBeUndefined(); // why plainRecord exists
   });
 
+  it('stops being a plain line once its key is replaced (its line still holds the old key)', () => {
+    const r = new RawJsonRecord('k1', line, 3, 5, 14);
+    r.key = 'other';
+    expect(isPlainLine(r)).toBe(false);
+    expect(r.key).toBe('other');
+    expect(r.value).toBe('{"a":1}');
+  });
+
   it('stops being a plain line once its value is replaced', () => {
     const r = new RawJsonRecord('k2', line, 14, 16, line.length);
     expect(isPlainLine(r)).toBe(true);

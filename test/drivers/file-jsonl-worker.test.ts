@@ -38,6 +38,8 @@ beforeAll(async () => {
     else if (i % 1013 === 9) log += `{"key":"${key}","bytes":"${Buffer.from([0, 1, 2, 255, i % 256]).toString('base64')}"}\n`;
     else if (i % 1019 === 11) log += `{"key":"${key}","value":{"v":${i}},"updatedAt":"2025-01-02T03:04:05.000Z","version":3}\r\n`;
     else if (i % 1021 === 13) log += '\n';
+    // Odd lines are plain (the bytes path into PostgreSQL); even ones carry escapes (the checked path).
+    else if (i % 2 === 1) log += `{"key":"${key}","value":{"i":${i},"note":"${i % 3 === 0 ? 'Grüße 🚀' : 'plain'}","pad":"${'x'.repeat(120)}","n":-0.5}}\n`;
     else log += `{"key":"${key}","value":{"i":${i},"note":"${i % 3 === 0 ? 'Grüße 🚀' : 'plain'}","pad":"${'x'.repeat(120)}","esc":"a\\"b\\\\c"}}\n`;
   }
   // Tombstones and a later value for an earlier key: the later line wins.

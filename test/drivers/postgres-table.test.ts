@@ -151,6 +151,12 @@ describe('postgres tables', () => {
     }
   });
 
+  it('a type that already holds the table\'s name is an error, not a table that seems to exist', async () => {
+    await f.db.query(`CREATE TYPE ${f.table('clash')} AS ENUM ('x')`);
+    await expect(f.store.ensureCollection('clash')).rejects.toThrow(/already exists/);
+    await expect(f.store.putMany('clash', [{ key: 'a', value: '1' }])).rejects.toThrow(/already exists/);
+  });
+
   it('a table dropped behind the store\'s back is created again on the next write', async () => {
     await f.store.putMany('dropped', [{ key: 'a', value: '1' }], { checkpoint: { id: 'd/u', cursor: 'a' } });
     await f.db.query(`DROP TABLE ${f.table('dropped')}, ${f.table('cutover_checkpoints')}`);

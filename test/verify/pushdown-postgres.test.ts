@@ -165,7 +165,7 @@ describe('verify checksum between PostgreSQL and SQLite', () => {
       const result = await verify({ from, to, only: [c], mode: 'checksum', examples: 1000, tuning: { leafSize: 4, fanout: 3, clientDigests: true } });
       expectPlanted(result, planted, c);
       expect(result.collections[0]!.method).toBe('checksum-bisect');
-      // What the fx.target holds, read back independently, is what verify compared.
+      // What the target holds, read back independently, is what verify compared.
       expect((await readAll(to, c)).size).toBe(planted.targetCount);
     });
   }

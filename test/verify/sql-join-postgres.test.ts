@@ -78,6 +78,38 @@ describe('verify full between two tables of one PostgreSQL database', () => {
     expect(row.bytesTransferred).toBeLessThan(100);
   });
 
+  it('cuts ranges from both sides: an empty source against a big target still gets many ranges', async () => {
+    const c = fx.fresh();
+    await fx.fillBoth(c, 3000);
+    await fx.db.query(`DELETE FROM ${fx.table(fx.schemaA, c)}`);
+    const result = await verify({ from: fx.source, to: fx.target, only: [c], mode: 'full', examples: 0, tuning: { joinRangeRecords: 300 } });
+    const row = result.collections[0]!;
+    expect(row).toMatchObject({ method: 'sql-join', sourceCount: 0, targetCount: 3000, extra: 3000 });
+    expect(Number(/in (\d+) ranges/.exec(row.note ?? '')?.[1])).toBeGreaterThanOrEqual(5);
+  });
+
+  it('cuts ranges from the table as it is, not from statistics taken when it was small', async () => {
+    const c = fx.fresh();
+    await fx.fillBoth(c, 100);
+    await fx.db.query(`ANALYZE ${fx.table(fx.schemaA, c)}`);
+    await fx.db.query(`INSERT INTO ${fx.table(fx.schemaA, c)} (key, value) SELECT 's' || lpad(i::text, 6, '0'), '{}' FROM generate_series(1, 5000) AS i`);
+    const result = await verify({ from: fx.source, to: fx.target, only: [c], mode: 'full', examples: 0, tuning: { joinRangeRecords: 500 } });
+    const row = result.collections[0]!;
+    expect(row).toMatchObject({ method: 'sql-join', missing: 5000, matching: 100 });
+    expect(Number(/in (\d+) ranges/.exec(row.note ?? '')?.[1])).toBeGreaterThanOrEqual(8);
+  });
+
+  it('steps aside for tables of another shape (a varchar key, a json value), with the same answer', async () => {
+    for (const [column, type] of [['key', 'varchar(2000)'], ['value', 'json']] as const) {
+      const c = fx.fresh();
+      const planted = await plant(fx.source, fx.target, c, { n: 30 });
+      await fx.db.query(`ALTER TABLE ${fx.table(fx.schemaB, c)} ALTER COLUMN ${column} TYPE ${type}`);
+      const result = await verify({ from: fx.source, to: fx.target, only: [c], mode: 'full', examples: 1000 });
+      expect(result.collections[0]!.method, type).not.toBe('sql-join');
+      expect(result.collections[0]!.sourceCount, type).toBe(planted.sourceCount);
+    }
+  });
+
   it('steps aside under a rate limit, which cannot pace a join', async () => {
     const c = fx.fresh();
     await fx.fillBoth(c, 50);
@@ -103,7 +135,7 @@ describe('verify full between two tables of one PostgreSQL database', () => {
     }
   });
 
-  it('falls back when the fx.source may not read the fx.target\'s table, with the same answer', async () => {
+  it('falls back when the source may not read the target\'s table, with the same answer', async () => {
     const role = runId('sjrole').slice(0, 60);
     const c = fx.fresh();
     const planted = await plant(fx.source, fx.target, c, { n: 50 });
