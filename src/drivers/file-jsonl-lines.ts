@@ -408,7 +408,7 @@ const SCALAR = /^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|fa
  * byte, or a number or literal. This finds the value's extent in a line that is valid JSON; it does not
  * validate the syntax inside, which is the target's job when the caller chose not to validate.
  */
-export function spansOneValue(b: Uint8Array, s: number, e: number): boolean {
+export function spansOneValue(b: Uint8Array, s: number, e: number, refuseNegativeZero = false): boolean {
   if (s >= e) return false;
   const first = b[s]!;
   if (first === 0x22) return stringEnd(b, s, e) === e - 1;
@@ -422,39 +422,18 @@ export function spansOneValue(b: Uint8Array, s: number, e: number): boolean {
     } else if (c === 0x7b || c === 0x5b) depth++;
     else if (c === 0x7d || c === 0x5d) {
       if (--depth === 0) return i === e - 1;
-    }
+    } else if (refuseNegativeZero && c === 0x2d && b[i + 1] === 0x30 && !nonZeroFraction(b, i + 2)) return false;
   }
   return false;
 }
 
 /**
- * spansOneValue for a plain value (no backslash, so every quote opens or closes a string), which also
- * refuses a negative-zero number (jsonb would store it as 0; the checked path rejects it with that
- * reason) and anything else that starts with "-0" (rare; the checked path decides).
+ * spansOneValue for a plain value, which also refuses a negative-zero number (jsonb would store it as
+ * 0; the checked path rejects it with that reason) and anything else that starts with "-0" (rare; the
+ * checked path decides).
  */
 export function plainSpan(b: Uint8Array, s: number, e: number): boolean {
-  if (s >= e) return false;
-  const first = b[s]!;
-  if (first === 0x22) return b.indexOf(0x22, s + 1) === e - 1;
-  if (first !== 0x7b && first !== 0x5b) return !(first === 0x2d && b[s + 1] === 0x30) && spansOneValue(b, s, e);
-  let depth = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (c === 0x22) {
-      const near = Math.min(e, i + 1 + SHORT_STRING);
-      let j = i + 1;
-      while (j < near && b[j] !== 0x22) j++;
-      if (j === near) {
-        j = b.indexOf(0x22, j);
-        if (j === -1 || j >= e) return false;
-      }
-      i = j;
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) {
-      if (--depth === 0) return i === e - 1;
-    } else if (c === 0x2d && b[i + 1] === 0x30 && !nonZeroFraction(b, i + 2)) return false;
-  }
-  return false;
+  return !(b[s] === 0x2d && b[s + 1] === 0x30) && spansOneValue(b, s, e, true);
 }
 
 /** After "-0" at `at`: whether a fraction with a non-zero digit follows (then the number is not zero). */
