@@ -228,11 +228,14 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
     return checkpointTable;
   }
 
-  /** Runs one statement on a collection's table; a table that does not exist (yet) gives `empty`. */
-  async function onTable<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], empty: T, map: (rows: R[], rowCount: number) => T): Promise<T> {
+  /**
+   * Runs one statement on a collection's table; a table that does not exist (yet) gives `empty`.
+   * `scansRange`: the statement reads a whole table or key range, and runs as `analytic`.
+   */
+  async function onTable<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], empty: T, map: (rows: R[], rowCount: number) => T, scansRange = false): Promise<T> {
     await ready();
     try {
-      const res = await getPool().query<R>(sql, params);
+      const res = scansRange ? await analytic<R>(sql, params) : await getPool().query<R>(sql, params);
       return map(res.rows, res.rowCount ?? 0);
     } catch (err) {
       if (MISSING_TABLE.has(codeOf(err) ?? '')) return empty;
@@ -245,16 +248,16 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
    * ANALYTIC_SETTINGS. Verify runs these on both sides at once: each side's own worker processes
    * would only compete with the other side, and JIT compiling costs more than it saves here.
    */
-  async function analytic<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+  async function analytic<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
     await ready();
     return withClient(async (client) => {
       try {
         // A server that refuses a setting (no jit before PostgreSQL 11) fails the BEGIN line; the
         // rollback below still closes its transaction before the connection goes back to the pool.
         await client.query(`BEGIN READ ONLY; ${ANALYTIC_SETTINGS}`);
-        const rows = (await client.query<R>(sql, params)).rows;
+        const res = await client.query<R>(sql, params);
         await client.query('COMMIT');
-        return rows;
+        return res;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
@@ -267,18 +270,10 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   const checkpointsTable = `${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)}`;
 
   /** Rows of one statement for the range digests; a missing table has none. */
+  // Only statements that scan a range pay analytic()'s two extra round trips; the many small ones
+  // (pages of row digests, probes) run as they are.
   const digestQuery = <R extends pg.QueryResultRow>(operation: string, collection: string | undefined, sql: string, params: string[], scansRange = false) =>
-    attempt(operation, collection, async () => {
-      await ready();
-      try {
-        // Only statements that scan a range pay analytic()'s two extra round trips; the many small
-        // ones (pages of row digests, probes) run as they are.
-        return scansRange ? await analytic<R>(sql, params) : (await getPool().query<R>(sql, params)).rows;
-      } catch (err) {
-        if (MISSING_TABLE.has(codeOf(err) ?? '')) return [] as R[];
-        throw err;
-      }
-    });
+    attempt(operation, collection, () => onTable(sql, params, [] as R[], (rows: R[]) => rows, scansRange));
   const digest = createPostgresDigest((collection) => tableName(schema, collection), digestQuery);
   const join = createPostgresJoin({
     schema,
@@ -293,7 +288,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
         return (await getPool().query<R & pg.QueryResultRow>(sql, params)).rows as R[];
       }),
     analytic: <R extends object>(operation: string, collection: string | undefined, sql: string, params: unknown[]) =>
-      attempt(operation, collection, () => analytic<R & pg.QueryResultRow>(sql, params)),
+      attempt(operation, collection, async () => (await analytic<R & pg.QueryResultRow>(sql, params)).rows as R[]),
   });
 
   const store: Store & RangeDigestSource & RowDigestSource & SqlJoinSource = {
