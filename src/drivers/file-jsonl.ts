@@ -8,8 +8,9 @@
  * Before its first record a scan needs the tombstones (a cheap byte search of the whole log for
  * `"deleted"`, parsing only the lines that contain it) to skip a put that a later tombstone deletes;
  * that map holds the deleted keys only. The same read counts the lines for the plan's estimate, and
- * its result is kept for the next scan while the file is unchanged (see `surveyed`). The file is read in 1 MiB chunks split on "\n" by hand (file-jsonl-lines.ts;
- * in a worker thread for logs over 4 MiB, file-jsonl-worker.ts); each line is checked with a strict
+ * its result is kept for the next scan while the file is unchanged (see `surveyed`). The file is read
+ * in 1 MiB chunks split on "\n" by hand (file-jsonl-lines.ts; in a worker thread for logs over 4 MiB,
+ * file-jsonl-worker.ts); each line is checked with a strict
  * UTF-8 decode and JSON.parse, and the value is passed on as the exact text of its "value" member.
  * Every bad line becomes a reject with its line number.
  *
@@ -40,8 +41,8 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
   /**
    * One read of the whole log for what must be known before its records: the line count (the plan's
    * estimate) and the keys deleted by a tombstone, each with the offset after its last tombstone (a
-   * scan skips a put that a later tombstone deletes). Kept while the file's size and mtime stay the
-   * same, so a migration's plan and its scan read the log once between them, not twice.
+   * scan skips a put that a later tombstone deletes). Kept while the file is unchanged (`surveyed`),
+   * so a migration's plan and its scan read the log once between them, not twice.
    */
   function survey(): Promise<Survey> {
     return surveyed(path, async () => {
@@ -201,10 +202,10 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
             const buf = bytes as Buffer;
             const start = spans![span++]!;
             const tab = spans![span++]!;
+            const lineEnd = spans![span++]!;
             const key = buf.toString(kind === KIND_RAW ? 'latin1' : 'utf8', start, tab);
-            const record = new RawJsonRecord(key, buf, start, tab, spans![span++]!);
             if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;
-            batch.records.push(record);
+            batch.records.push(new RawJsonRecord(key, buf, start, tab, lineEnd));
             batch.lines.push(line);
           } else if (kind === KIND_PUT) {
             const key = strings[string++]!;

@@ -254,7 +254,7 @@ export function createSqliteStore(url: string, options: SqliteOptions = {}): Sto
         const t = table(conn, collection, false);
         if (!t) return null;
         const params = after === null ? [last] : [after, last];
-        const [rows, bytes, image] = prepared(conn, t, t.sql.rangeImage(after !== null), true).raw(true).get(...params) as [number, number, Buffer | null];
+        const [rows, bytes, image] = prepared(conn, t, t.sql.rangeImage(after !== null), true).get(...params) as [number, number, Buffer | null];
         return { rows: Number(rows), bytes: Number(bytes), image: image ?? Buffer.alloc(0) };
       });
     },

@@ -15,8 +15,8 @@
  * Records only the target holds: the distinct source keys found in the target are `distinct − missing`,
  * so the target holds `targetCount − (distinct − missing)` extras. While the log keeps to key order,
  * its batches' ranges of the target are read back to back, which counts the target up to the log's
- * last key; then only the rows after it are counted, instead of the whole table. When that is 0 there are none and
- * nothing more is read. Otherwise the target's keys are scanned once and those never seen in the source
+ * last key; then only the rows after it are counted, instead of the whole table. When the extras are
+ * 0 there are none and nothing more is read. Otherwise the target's keys are scanned once and those never seen in the source
  * are the extras (their values are read by `getMany` for the examples).
  *
  * Memory: one or two batches, the pending differences (at most `maxPending`; past that the collection
@@ -58,7 +58,8 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
   // back to back, which counts them on the way: then only the rows after its last key are counted.
   let targetCount: number | null = null;
   const countTarget = async () => (targetCount ??= await target.count(collection, signal ? { signal } : undefined));
-  let seen: SeenKeys | null = null;
+  // Typed by its initialiser, so that TypeScript does not narrow it to null: the closures set it.
+  let seen = null as SeenKeys | null;
   const seenKeys = async () => {
     // Partitions such that each holds about `memoryKeys / 2` keys when the source is the size of the target.
     const partitions = Math.min(1024, Math.max(16, Math.ceil((2 * (await countTarget())) / Math.max(1, options.memoryKeys))));
@@ -155,7 +156,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
       await scan.return?.();
     }
 
-    const distinct = inPrefix ? prefixCount : (seen as SeenKeys | null)!.distinct();
+    const distinct = inPrefix ? prefixCount : seen!.distinct();
     let missing = 0;
     for (const p of pending.values()) if (p.kind === 'missing') missing++;
     // Every batch in key order and its range read whole: the ranges cover the target up to the last key.
@@ -176,11 +177,11 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
     pending.clear();
     if (extras > 0) {
       await collectPrefix();
-      await findExtras(sides, tally, (seen as SeenKeys | null)!, options);
+      await findExtras(sides, tally, seen!, options);
     }
-    return { done: true, sourceCount: distinct, targetCount: targets, keysSpilled: (seen as SeenKeys | null)?.spilled ?? false, extrasScanned: extras > 0 };
+    return { done: true, sourceCount: distinct, targetCount: targets, keysSpilled: seen?.spilled ?? false, extrasScanned: extras > 0 };
   } finally {
-    (seen as SeenKeys | null)?.dispose();
+    seen?.dispose();
   }
 }
 
