@@ -6,7 +6,7 @@
  * because nothing parses them into JavaScript numbers on the way through. Use `toJsonText` /
  * `parseJsonText` at the edges where an application hands over or wants JavaScript values.
  */
-import { RecordRejected } from './errors.js';
+import { RecordRejected, type RejectInfo } from './errors.js';
 
 export type RecordValue = string | Uint8Array;
 
@@ -79,8 +79,17 @@ export class RawJsonRecord implements StoredRecord {
     private k: string,
     readonly line: Buffer,
     readonly start: number,
-    private readonly keyEnd: number,
+    /** The TAB after the key. */
+    readonly keyEnd: number,
     readonly end: number,
+    /**
+     * Set when the source took the value's extent from the line's shape without proving it
+     * (`ScanOptions.proveExtent: false`): a target that refuses the value must write what this
+     * returns instead (see `Reread`).
+     */
+    readonly reread: Reread | null = null,
+    /** The number of the line in the source it was read from, for `reread`'s reject. */
+    readonly lineNumber = 0,
   ) {}
 
   get key(): string {
@@ -111,6 +120,14 @@ export class RawJsonRecord implements StoredRecord {
     return this.plain ? this.end - this.keyEnd - 2 : valueSize(this.value);
   }
 }
+
+/**
+ * A source's full reading of a RawJsonRecord's line, for a target that refused the value it was handed
+ * on the line's shape alone: the record the line really holds (say, with members after `value` that
+ * the shape took for part of it), the reason it holds none (malformed JSON, named by file and line),
+ * or null when it holds no record to write (a tombstone).
+ */
+export type Reread = (record: RawJsonRecord) => StoredRecord | RejectInfo | null;
 
 /** Whether the record is a RawJsonRecord whose line still holds its value. */
 export function isPlainLine(record: StoredRecord): record is RawJsonRecord {

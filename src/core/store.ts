@@ -29,7 +29,9 @@ export interface Capabilities {
   pipelinedWrites: boolean;
   /**
    * `putMany` writes a `RawJsonRecord`'s plain UTF-8 bytes as they are, without decoding them, so a
-   * source may hand JSON text over as bytes (`ScanOptions.jsonBytes`).
+   * source may hand JSON text over as bytes (`ScanOptions.jsonBytes`). When it refuses the value of
+   * one that has a `reread`, it writes what that returns instead (or rejects with its reason), so the
+   * source need not prove the value's extent (`ScanOptions.proveExtent`).
    */
   jsonBytes: boolean;
 }
@@ -58,6 +60,12 @@ export interface ScanOptions {
    * together with `validateJson: false`. @default false
    */
   jsonBytes?: boolean;
+  /**
+   * false (with `jsonBytes`): the target parses every value and rereads a refused one
+   * (`capabilities.jsonBytes`), so a source may take a value's extent from its line's shape without
+   * walking the value, and hand out a RawJsonRecord with a `reread`. @default true
+   */
+  proveExtent?: boolean;
   signal?: AbortSignal;
 }
 

@@ -110,11 +110,17 @@ export interface LineReaderOptions {
    * `RawJsonRecord`s instead of as decoded strings (ScanOptions.jsonBytes). @default false
    */
   jsonBytes?: boolean;
+  /**
+   * false (with `jsonBytes`): a plain line whose value is an object or array that closes right before
+   * the line's `}` is packed without walking the value (ScanOptions.proveExtent). @default true
+   */
+  proveExtent?: boolean;
 }
 
 export function lineReader(path: string, collection: string, limits: FileLimits, options: LineReaderOptions = {}) {
   const validateJson = options.validateJson ?? true;
   const jsonBytes = !validateJson && (options.jsonBytes ?? false);
+  const proveExtent = !jsonBytes || (options.proveExtent ?? true);
   const maxLine = maxLineBytes(limits);
   const at = (line: number) => `${path}:line ${line}`;
 
@@ -238,6 +244,9 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
     if (out) buf.copy(out);
     const spans = raw ? new Int32Array(lineCount * SPAN_FIELDS) : null;
     const dirty = raw ? dirtyBytes(buf) : null;
+    // Lines that may hold a negative zero keep the walk, which refuses one (jsonb would make it 0).
+    const zeros = raw && !proveExtent ? negativeZeroStarts(buf) : null;
+    let z = 0;
     let d = 0;
     let spanAt = 0;
     let o = 0;
@@ -249,7 +258,12 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
         let n = nl < 0 ? e : nl;
         if (n > s && buf[n - 1] === 13) n--;
         while (d < dirty!.length && dirty![d]! < s) d++;
-        const keyEnd = d < dirty!.length && dirty![d]! < n ? -1 : plainKeyEnd(buf, s, n);
+        let prove = proveExtent;
+        if (zeros !== null) {
+          while (z < zeros.length && zeros[z]! < s) z++;
+          prove = z < zeros.length && zeros[z]! < n;
+        }
+        const keyEnd = d < dirty!.length && dirty![d]! < n ? -1 : plainKeyEnd(buf, s, n, prove);
         if (keyEnd >= 0) {
           fields[f] = plainKeyAscii ? KIND_RAW : KIND_RAW_UTF8;
           // o <= s: what is moved is never overwritten before it moves.
@@ -284,9 +298,10 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
    * The shape cutover writes, `{"key":"<plain>","value":<one plain value>}`, in a line `buf[s, n)` that
    * holds no dirty byte (dirtyBytes): the key's closing quote, or -1 for anything else, which takes the
    * checked path (parseLine). Without a backslash in the line the first quote after the key's opening
-   * one closes it. Sets plainKeyAscii.
+   * one closes it. Without `prove`, an object or array value is taken to end at the line's `}` when its
+   * closing bracket stands there (closesAtEnd). Sets plainKeyAscii.
    */
-  function plainKeyEnd(buf: Buffer, s: number, n: number): number {
+  function plainKeyEnd(buf: Buffer, s: number, n: number, prove: boolean): number {
     if (n - s < 20 || buf[n - 1] !== 0x7d || !bytesAt(buf, s, KEY_OPEN)) return -1;
     const q = buf.indexOf(0x22, s + 8);
     if (q <= s + 8 || q + 11 > n - 1 || q - (s + 8) > MAX_KEY_BYTES || !bytesAt(buf, q + 1, VALUE_MEMBER)) return -1;
@@ -298,7 +313,7 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
       if (c >= 0x80) ascii = false;
     }
     const vs = q + 10;
-    if (n - 1 - vs > limits.maxValueBytes || !plainSpan(buf, vs, n - 1)) return -1;
+    if (n - 1 - vs > limits.maxValueBytes || !(prove ? plainSpan(buf, vs, n - 1) : closesAtEnd(buf, vs, n - 1))) return -1;
     plainKeyAscii = ascii;
     return q;
   }
@@ -375,6 +390,20 @@ function dirtyBytes(buf: Buffer): number[] {
 }
 const DIRTY = [0x5c, 0x09, 0x0d, 0x00];
 
+/**
+ * Where a number may start with "-0" (a minus and a zero after `:`, `,`, `[` or a space), ascending.
+ * Also finds such text inside strings; a line with one is only walked, not refused.
+ */
+function negativeZeroStarts(buf: Buffer): number[] {
+  const at: number[] = [];
+  for (let i = buf.indexOf(0x2d); i !== -1; i = buf.indexOf(0x2d, i + 1)) {
+    if (buf[i + 1] !== 0x30) continue;
+    const c = buf[i - 1];
+    if (c === 0x3a || c === 0x2c || c === 0x5b || c === 0x20) at.push(i);
+  }
+  return at;
+}
+
 /** Numbers per KIND_RAW line in PackedLines.spans: where its `key TAB value LF` line starts in `bytes`, its TAB, its end. */
 export const SPAN_FIELDS = 3;
 
@@ -434,6 +463,18 @@ export function spansOneValue(b: Uint8Array, s: number, e: number, refuseNegativ
  */
 export function plainSpan(b: Uint8Array, s: number, e: number): boolean {
   return !(b[s] === 0x2d && b[s + 1] === 0x30) && spansOneValue(b, s, e, true);
+}
+
+/**
+ * The shape of one value without the walk: an object or array whose last byte is its own closing
+ * bracket. Text like `{"a":1},"x":{}` has that shape too; the target, which parses every value, refuses
+ * it, and the source's Reread then reads the line in full. Strings and scalars are short to prove.
+ */
+function closesAtEnd(b: Uint8Array, s: number, e: number): boolean {
+  const first = b[s];
+  if (first === 0x7b) return b[e - 1] === 0x7d;
+  if (first === 0x5b) return b[e - 1] === 0x5d;
+  return plainSpan(b, s, e);
 }
 
 /** After "-0" at `at`: whether a fraction with a non-zero digit follows (then the number is not zero). */

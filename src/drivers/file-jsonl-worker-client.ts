@@ -16,16 +16,16 @@ const WORKER_URL = new URL('./file-jsonl-worker.js', import.meta.url);
 const workerBuilt = existsSync(fileURLToPath(WORKER_URL));
 
 /** Parsed lines from `from` on, parsed by a worker; null when this scan should parse in-thread. */
-export async function workerLines(path: string, collection: string, limits: FileLimits, from: number, validateJson: boolean, jsonBytes: boolean, signal?: AbortSignal): Promise<AsyncGenerator<PackedLines> | null> {
+export async function workerLines(input: WorkerInput, signal?: AbortSignal): Promise<AsyncGenerator<PackedLines> | null> {
   if (!workerBuilt || process.env.CUTOVER_JSONL_WORKER === '0') return null;
   let size = 0;
   try {
-    size = statSync(path).size;
+    size = statSync(input.path).size;
   } catch {
     return null;
   }
-  if (size - from < WORKER_MIN_BYTES) return null;
-  return consume({ path, collection, limits, from, validateJson, jsonBytes }, signal);
+  if (size - input.from < WORKER_MIN_BYTES) return null;
+  return consume(input, signal);
 }
 
 async function* consume(input: WorkerInput, signal?: AbortSignal): AsyncGenerator<PackedLines> {

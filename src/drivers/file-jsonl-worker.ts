@@ -15,6 +15,7 @@ export interface WorkerInput {
   from: number;
   validateJson: boolean;
   jsonBytes: boolean;
+  proveExtent: boolean;
 }
 
 export type WorkerMessage =
@@ -27,7 +28,7 @@ const AHEAD = 48;
 
 async function run(): Promise<void> {
   const port = parentPort!;
-  const { path, collection, limits, from, validateJson, jsonBytes } = workerData as WorkerInput;
+  const { path, collection, limits, from, validateJson, jsonBytes, proveExtent } = workerData as WorkerInput;
   let unacknowledged = 0;
   let wake: (() => void) | null = null;
   port.on('message', () => {
@@ -36,7 +37,7 @@ async function run(): Promise<void> {
     wake = null;
   });
   try {
-    for await (const packed of lineReader(path, collection, limits, { validateJson, jsonBytes }).packedLines(from)) {
+    for await (const packed of lineReader(path, collection, limits, { validateJson, jsonBytes, proveExtent }).packedLines(from)) {
       const transfer = [packed.fields.buffer as ArrayBuffer];
       if (packed.bytes && packed.spans) transfer.push(packed.bytes.buffer as ArrayBuffer, packed.spans.buffer as ArrayBuffer);
       port.postMessage({ packed } satisfies WorkerMessage, transfer);

@@ -26,13 +26,18 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { ConfigurationError } from '../core/errors.js';
-import { RawJsonRecord, valueSize, type StoredRecord } from '../core/record.js';
+import { RawJsonRecord, valueSize, type Reread, type StoredRecord } from '../core/record.js';
 import type { ScanBatch, ScanOptions } from '../core/store.js';
 import { syncDir, type CollectionLayout, type FileLimits } from './file-io.js';
 import { KIND_PUT, KIND_RAW, KIND_RAW_UTF8, NL, PACKED_FIELDS, chunks, countNewlines, lineReader, maxLineBytes } from './file-jsonl-lines.js';
 import { workerLines } from './file-jsonl-worker-client.js';
 
-const DELETED = Buffer.from('"deleted"');
+// Without its quotes, which are checked at each hit: a search that starts on a quote, JSON's most
+// common byte, took twice as long (185 against 85 ms for 1M lines).
+const DELETED = Buffer.from('deleted');
+const KEY_OPEN = Buffer.from('{"key":"');
+const VALUE_MEMBER = Buffer.from('","value":');
+const LINE_CLOSE = Buffer.from('}');
 
 export function jsonlLayout(path: string, collection: string, limits: FileLimits): CollectionLayout {
   const { parseLine, lines, packedLines } = lineReader(path, collection, limits);
@@ -56,6 +61,10 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
         const { buf, pos } = c;
         lines += countNewlines(buf);
         for (let i = buf.indexOf(DELETED); i >= 0; ) {
+          if (buf[i - 1] !== 0x22 || buf[i + DELETED.length] !== 0x22) {
+            i = buf.indexOf(DELETED, i + 1);
+            continue;
+          }
           const s = buf.lastIndexOf(NL, i) + 1;
           const nl = buf.indexOf(NL, i);
           const e = nl < 0 ? buf.length : nl + 1;
@@ -151,6 +160,17 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
     if (!existed) await syncDir(dirname(path));
   }
 
+  /**
+   * The Reread of RawJsonRecords whose values' extent was taken from the line's shape: the line, put
+   * back together from its key and value text, read in full by parseLine.
+   */
+  const reread: Reread = (record) => {
+    const text = Buffer.concat([KEY_OPEN, record.line.subarray(record.start, record.keyEnd), VALUE_MEMBER, record.line.subarray(record.keyEnd + 1, record.end - 1), LINE_CLOSE]);
+    const l = parseLine(text, 0, text.length, 0, record.lineNumber, false, false);
+    // A malformed line names no key of its own; this one's key is known.
+    return 'put' in l ? l.put : 'reject' in l ? { ...l.reject, key: l.reject.key ?? record.key } : null;
+  };
+
   return {
     kind: 'jsonl',
     path,
@@ -188,8 +208,10 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
       let batch = open(String(from));
       const validateJson = options.validateJson ?? true;
       const jsonBytes = !validateJson && (options.jsonBytes ?? false);
-      const source = (await workerLines(path, collection, limits, from, validateJson, jsonBytes, options.signal))
-        ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson, jsonBytes }).packedLines)(from, options.signal);
+      const proveExtent = !jsonBytes || (options.proveExtent ?? true);
+      const source = (await workerLines({ path, collection, limits, from, validateJson, jsonBytes, proveExtent }, options.signal))
+        ?? (validateJson ? packedLines : lineReader(path, collection, limits, { validateJson, jsonBytes, proveExtent }).packedLines)(from, options.signal);
+      const rereadRaw = proveExtent ? null : reread;
       for await (const { strings, firstLine, fields, others, bytes, spans } of source) {
         let other = 0;
         let string = 0;
@@ -205,7 +227,7 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
             const lineEnd = spans![span++]!;
             const key = buf.toString(kind === KIND_RAW ? 'latin1' : 'utf8', start, tab);
             if (dead.size > 0 && (dead.get(key) ?? -1) > end) continue;
-            batch.records.push(new RawJsonRecord(key, buf, start, tab, lineEnd));
+            batch.records.push(new RawJsonRecord(key, buf, start, tab, lineEnd, rereadRaw, line));
             batch.lines.push(line);
           } else if (kind === KIND_PUT) {
             const key = strings[string++]!;

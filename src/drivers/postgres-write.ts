@@ -16,7 +16,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { RejectInfo } from '../core/errors.js';
-import type { StoredRecord } from '../core/record.js';
+import { isPlainLine, type StoredRecord } from '../core/record.js';
 import { PipelineYield } from '../core/errors.js';
 import type { TargetCheckpoint, WritePipeline } from '../core/store.js';
 import { STAGE_META, copyErrorLine, copyRecords, copyShape, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
@@ -117,6 +117,16 @@ async function isolate(client: PoolClient, target: string, shape: CopyShape, w: 
   };
   // Parts still to try, last first. A prefix a failed COPY already read past will go through.
   const todo: StoredRecord[][] = [w.records];
+  // A line the source did not read in full is tried once more as the record its source reads in it.
+  // That record goes in this batch's COPY shape, so metadata it carries gives way to the column
+  // defaults. Lines are written with their metadata last (a string or a number), which never skips the
+  // full read; only metadata followed by another member ending in a bracket is dropped this way.
+  const refused = (record: StoredRecord, err: unknown) => {
+    const again = isPlainLine(record) && record.reread ? record.reread(record) : undefined;
+    if (again === undefined) reject(record, err);
+    else if (again !== null && 'reason' in again) rejected.push(again);
+    else if (again !== null) todo.push([again]);
+  };
   while (todo.length > 0) {
     const part = todo.pop()!;
     await client.query('SAVEPOINT cutover_part');
@@ -129,11 +139,11 @@ async function isolate(client: PoolClient, target: string, shape: CopyShape, w: 
       await client.query('ROLLBACK TO SAVEPOINT cutover_part; RELEASE SAVEPOINT cutover_part');
       const line = copyErrorLine(err);
       if (line !== null && line >= 1 && line <= part.length) {
-        reject(part[line - 1]!, err);
         if (line < part.length) todo.push(part.slice(line));
+        refused(part[line - 1]!, err);
         if (line > 1) todo.push(part.slice(0, line - 1));
       } else if (part.length === 1) {
-        reject(part[0]!, err);
+        refused(part[0]!, err);
       } else {
         const mid = part.length >> 1;
         todo.push(part.slice(mid), part.slice(0, mid));

@@ -100,10 +100,11 @@ export async function copyUnit(unit: UnitRow, ctx: UnitCopyContext): Promise<Uni
   // A target that refuses malformed JSON itself (per record, pinned back on the source line) spares the
   // source a parse of every value.
   const validateJson = !target.capabilities.validatesJson;
-  // A target that writes JSON as bytes takes the source's bytes as they are; a transform wants strings.
+  // A target that writes JSON as bytes takes the source's bytes as they are, and rereads a value it
+  // refuses, so the source need not prove where each value ends; a transform wants strings.
   const jsonBytes = !validateJson && target.capabilities.jsonBytes && !ctx.transform;
   const openScan = () => source
-    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, validateJson, jsonBytes, signal: scanAbort.signal })
+    .scan(unit.collection, { after: readFrom, until: unit.rangeUntil, batchSize: ctx.batchSize, validateJson, jsonBytes, proveExtent: !jsonBytes, signal: scanAbort.signal })
     [Symbol.asyncIterator]();
   let iterator = openScan();
   const readNext = () => retrier(async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RawJsonRecord, isPlainLine, plainRecord, recordValueSize, type StoredRecord } from '../../src/core/record.js';
+import type { RejectInfo } from '../../src/core/errors.js';
 import type { ScanOptions } from '../../src/core/store.js';
 import { openStore } from '../../src/drivers/index.js';
 import { serialize } from '../../src/drivers/file-jsonl.js';
@@ -29,7 +30,7 @@ function logDir(lines: string[]): string {
 async function scan(dir: string, options: ScanOptions & { maxValueBytes?: number }) {
   const store = await openStore(`file:${dir}${options.maxValueBytes ? `?maxValueBytes=${options.maxValueBytes}` : ''}`);
   const records: StoredRecord[] = [];
-  const rejects: unknown[] = [];
+  const rejects: RejectInfo[] = [];
   const lines: string[] = [];
   try {
     for await (const batch of store.scan('events', { batchSize: 7, ...options })) {
@@ -117,6 +118,62 @@ describe('JSONL scan with jsonBytes', () => {
       expect(recordValueSize(r)).toBe(Buffer.byteLength(r.value as string));
       expect(r.jsonBytes()!.toString()).toBe(r.value);
     }
+  });
+
+  // Lines whose value, taken from the line's shape alone, is not the value the line holds.
+  const shaped = [
+    '{"key":"after obj","value":{"v":1},"x":{"y":[2]}}\n',
+    '{"key":"two values","value":{"a":1},"value":{"b":2}}\n',
+    '{"key":"late tomb","value":{"a":1},"deleted":true,"z":{}}\n',
+    '{"key":"deep negzero","value":{"a":[1,-0]}}\n',
+    '{"key":"spaced negzero","value":{"a": -0e3}}\n',
+    '{"key":"negative","value":{"a":-0.5,"d":"2025-01-02","b":[-0.25]}}\n',
+    '{"key":"array","value":[{"a":1},[2]]}\n',
+    '{"key":"bad number","value":{"n":01}}\n',
+  ];
+
+  /** What a target that parses every value does: keep a value that is one JSON text, else reread or refuse it. */
+  function asTargetReads(records: StoredRecord[]): { records: StoredRecord[]; rejects: RejectInfo[] } {
+    const out = { records: [] as StoredRecord[], rejects: [] as RejectInfo[] };
+    for (const r of records) {
+      let one = true;
+      try {
+        JSON.parse(r.value as string);
+      } catch {
+        one = false;
+      }
+      const target: RejectInfo = { collection: 'events', key: r.key, location: 'target', reason: 'refused' };
+      const again = one ? r : isPlainLine(r) && r.reread ? r.reread(r) : target;
+      if (again === null) continue;
+      if ('reason' in again) out.rejects.push(again);
+      else out.records.push(again);
+    }
+    return out;
+  }
+
+  it('without proveExtent, gives through Reread what the proved scan gives', async () => {
+    const dir = logDir([...shaped, ...lines]); // `lines` ends without a newline
+    const proved = await scan(dir, { validateJson: false, jsonBytes: true });
+    const shapedScan = await scan(dir, { validateJson: false, jsonBytes: true, proveExtent: false });
+    const read = asTargetReads(shapedScan.records);
+    // The proved scan checks JSON only as far as the target needs: compare with what PostgreSQL keeps.
+    const kept = asTargetReads(proved.records);
+    expect(pairs(read.records)).toEqual(pairs(kept.records));
+    expect([...shapedScan.rejects, ...read.rejects].map((r) => r.key).sort()).toEqual([...proved.rejects, ...kept.rejects].map((r) => r.key).sort());
+    const raw = new Map(shapedScan.records.filter(isPlainLine).map((r) => [r.key, r]));
+    // Taken on their shape: the lines the walk refused or would have had to walk.
+    for (const key of ['after obj', 'two values', 'late tomb', 'array', 'bad number', 'plain']) expect(raw.get(key)?.reread, key).toBeTypeOf('function');
+    // A possible negative zero is walked (and refused: checked path); a negative number is walked and passes.
+    for (const key of ['deep negzero', 'spaced negzero']) expect(raw.has(key), key).toBe(false);
+    expect(raw.has('negative')).toBe(true);
+    expect(read.records.find((r) => r.key === 'after obj')?.value).toBe('{"v":1}');
+    expect(read.records.find((r) => r.key === 'two values')?.value).toBe('{"b":2}');
+    expect(read.records.some((r) => r.key === 'late tomb')).toBe(false);
+    const bad = read.rejects.find((r) => r.key === 'bad number')!;
+    expect(bad.location).toBe(`${join(dir, 'events.jsonl')}:line ${shaped.length}`);
+    expect(bad.reason).toMatch(/malformed JSON/);
+    // The proved scan never needs a reread.
+    expect(proved.records.some((r) => isPlainLine(r) && r.reread !== null)).toBe(false);
   });
 
   it('reads every plain line of a big log as bytes, and the one with an escape as a string', async () => {

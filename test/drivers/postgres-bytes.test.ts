@@ -122,6 +122,13 @@ describe('JSONL -> postgres through the bytes path', () => {
       '{"key":"dup","value":1}\n{"key":"dup","value":2}\n',
       // Between plain lines, a put that a later tombstone deletes: the scan drops it from its batch.
       '{"key":"p1","value":1}\n{"key":"gone","value":1}\n{"key":"p2","value":2}\n{"key":"gone","deleted":true}\n',
+      // Values taken from the line's shape that are not the line's value: PostgreSQL refuses them and
+      // the reader's Reread gives the record (or the tombstone, or the reject) the line holds.
+      '{"key":"after obj","value":{"v":1},"x":{"y":[2]}}\n',
+      '{"key":"two values","value":{"a":1},"value":{"b":2}}\n',
+      '{"key":"late tomb","value":{"a":1}}\n{"key":"late tomb","value":{"a":2},"deleted":true,"z":{}}\n',
+      '{"key":"bad number","value":{"n":01}}\n',
+      '{"key":"deep negzero","value":{"a":[1,-0]}}\n',
     ].join('');
     mkdirSync(join(dir, 'src'));
     writeFileSync(join(dir, 'src', 'events.jsonl'), log);
@@ -131,11 +138,14 @@ describe('JSONL -> postgres through the bytes path', () => {
     for (const to of [pg, sqlite]) {
       const r = await migrate({ from: `file:${join(dir, 'src')}`, to, state: join(dir, `${to.startsWith('sqlite') ? 's' : 'p'}.db`), batchSize: 16 });
       expect(r.status).toBe('completed');
-      rejected[to] = (existsSync(r.rejectsFile) ? readFileSync(r.rejectsFile, 'utf8') : '').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { key: string }).key).sort();
+      const lines = (existsSync(r.rejectsFile) ? readFileSync(r.rejectsFile, 'utf8') : '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; location: string; reason: string });
+      rejected[to] = lines.map((l) => l.key).sort();
+      // The reader names the line, whichever side found the value bad (SQLite's reader knows no key then).
+      expect(lines.find((l) => /malformed JSON line/.test(l.reason))?.location).toBe(`${join(dir, 'src', 'events.jsonl')}:line ${log.split('\n').indexOf('{"key":"bad number","value":{"n":01}}') + 1}`);
     }
     // jsonb cannot hold -0: PostgreSQL gets every record but those, SQLite every one.
-    expect(rejected[sqlite]).toEqual([]);
-    expect(rejected[pg]).toEqual(keys.filter((_, i) => TRICKY_JSON[i % TRICKY_JSON.length] === '-0').sort());
+    expect(rejected[sqlite]).toEqual([null]);
+    expect(rejected[pg]).toEqual([...keys.filter((_, i) => TRICKY_JSON[i % TRICKY_JSON.length] === '-0'), 'bad number', 'deep negzero'].sort());
     const [a, b] = [await openStore(pg), await openStore(sqlite)];
     try {
       const [ra, rb] = [(await scanAll(a, 'events')).records, (await scanAll(b, 'events')).records.filter((r) => !rejected[pg]!.includes(r.key))];
@@ -143,6 +153,9 @@ describe('JSONL -> postgres through the bytes path', () => {
       expect(ra.filter((r, i) => !sameValue(r.value, rb[i]!.value)).map((r) => r.key)).toEqual([]);
       expect(ra.find((r) => r.key === 'dup')?.value).toBe('2');
       expect(ra.find((r) => r.key === 'gone')).toBeUndefined();
+      expect(ra.find((r) => r.key === 'late tomb')).toBeUndefined();
+      expect(ra.find((r) => r.key === 'after obj')?.value).toBe('{"v": 1}');
+      expect(ra.find((r) => r.key === 'two values')?.value).toBe('{"b": 2}');
     } finally {
       await a.close();
       await b.close();
