@@ -369,8 +369,9 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
 
 const PACK_BYTES = 64 * 1024;
 
-const KEY_OPEN = Buffer.from('{"key":"');
-const VALUE_MEMBER = Buffer.from(',"value":');
+/** How a plain line starts, and what follows its key's closing quote. */
+export const KEY_OPEN = Buffer.from('{"key":"');
+export const VALUE_MEMBER = Buffer.from(',"value":');
 
 function bytesAt(buf: Buffer, at: number, want: Buffer): boolean {
   for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return false;
