@@ -86,9 +86,7 @@ export class ReadMeter {
       n++;
       this.bytes += Buffer.byteLength(r.key, 'utf8') + recordValueSize(r);
     }
-    this.records += n;
-    if (this.options.limiter && n > 0) await this.options.limiter.take(n, this.options.signal);
-    this.options.onProgress?.({ phase: this.options.phase ?? 'compare', collection: this.collection, records: this.records });
+    await this.compared(n);
   }
 
   addBytes(n: number): void {
@@ -96,8 +94,8 @@ export class ReadMeter {
   }
 
   /**
-   * Records compared without a record object each (a range image, a join in the database): counted
-   * and paced by `--max-rate` like records read one by one.
+   * Records compared, counted and paced by `--max-rate`: those `took` read, and those compared without
+   * a record object each (a range image, a join in the database).
    */
   async compared(n: number): Promise<void> {
     this.records += n;
