@@ -242,7 +242,7 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
   if (mode === 'full' && tuning.sqlJoin && !ctx.limiter && (await oneDatabase(source, target, signal))) {
     const joined = await sqlJoinDiff(sides as Parameters<typeof sqlJoinDiff>[0], tally, { rangeRecords: tuning.joinRangeRecords, signal });
     if (joined) {
-      return finish(collection, errors, sides, tally, started, joined.sourceCount, joined.targetCount, 'sql-join',
+      return finish(collection, errors, sides, tally, seconds(), joined.sourceCount, joined.targetCount, 'sql-join',
         `both tables are in one database, which compared them itself: a join over the keys in ${joined.ranges} range${joined.ranges === 1 ? '' : 's'}, values compared as jsonb (canonically) without rendering them; only the keys that differ crossed the wire`);
     }
   }
@@ -330,12 +330,11 @@ async function compareCollection(ctx: Context, collection: string, mode: VerifyM
     }
   }
 
-  return finish(collection, errors, sides, tally, started, sourceCount, targetCount, method, note);
+  return finish(collection, errors, sides, tally, seconds(), sourceCount, targetCount, method, note);
 }
 
-function finish(collection: string, errors: VerifyError[], sides: MergeSides, tally: DiffTally, started: number,
+function finish(collection: string, errors: VerifyError[], sides: MergeSides, tally: DiffTally, seconds: number,
   sourceCount: number, targetCount: number, method: CollectionResult['method'], note: string | undefined): CollectionResult {
-  const seconds = () => (performance.now() - started) / 1000;
   for (const [side, meter] of [['source', sides.sourceMeter], ['target', sides.targetMeter]] as const) {
     if (meter.rejectCount > 0) {
       const first = meter.rejects[0]!;
@@ -355,7 +354,7 @@ function finish(collection: string, errors: VerifyError[], sides: MergeSides, ta
     different: tally.different,
     extra: tally.extra,
     examples: tally.examples(),
-    recordsPerSecond: Math.round(compared / Math.max(seconds(), 1e-3)),
+    recordsPerSecond: Math.round(compared / Math.max(seconds, 1e-3)),
     bytesTransferred: sides.sourceMeter.bytes + sides.targetMeter.bytes,
     method,
   };
