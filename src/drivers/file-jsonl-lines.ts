@@ -243,11 +243,9 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
     const out = raw ? Buffer.allocUnsafeSlow(buf.length) : null;
     if (out) buf.copy(out);
     const spans = raw ? new Int32Array(lineCount * SPAN_FIELDS) : null;
-    const dirty = raw ? dirtyBytes(buf) : null;
+    const dirty = raw ? positionsIn(dirtyBytes(buf)) : null;
     // Lines that may hold a negative zero keep the walk, which refuses one (jsonb would make it 0).
-    const zeros = raw && !proveExtent ? negativeZeroStarts(buf) : null;
-    let z = 0;
-    let d = 0;
+    const mayHoldNegativeZero = raw && !proveExtent ? positionsIn(negativeZeroStarts(buf)) : null;
     let spanAt = 0;
     let o = 0;
     for (let s = 0, f = 0; s < buf.length; f += PACKED_FIELDS) {
@@ -257,13 +255,8 @@ export function lineReader(path: string, collection: string, limits: FileLimits,
       if (out !== null) {
         let n = nl < 0 ? e : nl;
         if (n > s && buf[n - 1] === 13) n--;
-        while (d < dirty!.length && dirty![d]! < s) d++;
-        let prove = proveExtent;
-        if (zeros !== null) {
-          while (z < zeros.length && zeros[z]! < s) z++;
-          prove = z < zeros.length && zeros[z]! < n;
-        }
-        const keyEnd = d < dirty!.length && dirty![d]! < n ? -1 : plainKeyEnd(buf, s, n, prove);
+        const prove = mayHoldNegativeZero ? mayHoldNegativeZero(s, n) : proveExtent;
+        const keyEnd = dirty!(s, n) ? -1 : plainKeyEnd(buf, s, n, prove);
         if (keyEnd >= 0) {
           fields[f] = plainKeyAscii ? KIND_RAW : KIND_RAW_UTF8;
           // o <= s: what is moved is never overwritten before it moves.
@@ -390,6 +383,18 @@ function dirtyBytes(buf: Buffer): number[] {
   return at.length > 1 ? at.sort((x, y) => x - y) : at;
 }
 const DIRTY = [0x5c, 0x09, 0x0d, 0x00];
+
+/**
+ * Ascending byte positions asked about line by line, in order: whether one lies in `[s, n)`. Each call
+ * starts where the last one stopped, so a pack's positions are passed over once.
+ */
+function positionsIn(at: number[]): (s: number, n: number) => boolean {
+  let i = 0;
+  return (s, n) => {
+    while (i < at.length && at[i]! < s) i++;
+    return i < at.length && at[i]! < n;
+  };
+}
 
 /**
  * Where a number may start with "-0" (a minus and a zero after `:`, `,`, `[` or a space), ascending.
