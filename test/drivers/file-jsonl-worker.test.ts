@@ -62,6 +62,11 @@ async function copy(to: string, worker: boolean, name: string): Promise<{ reject
   const result = JSON.parse(run.stdout) as { rejectsFile: string; status: string };
   expect(result.status).toBe('completed');
   const rejects = readFileSync(result.rejectsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string | null; location: string; reason: string });
+  // In line order: the reader's rejects are written as it reads, the target's as its batches land, and
+  // with batches in flight the two streams interleave differently from run to run.
+  const line = (r: { location: string }) => Number(/:line (\d+)$/.exec(r.location)?.[1]);
+  expect(rejects.every((r) => Number.isInteger(line(r)))).toBe(true);
+  rejects.sort((a, b) => line(a) - line(b));
   return { rejects: rejects.map((r) => [r.key, r.location, r.reason.replace(/postgres\S*/g, 'postgres')]) };
 }
 
