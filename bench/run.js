@@ -8,7 +8,7 @@
 // --records      records in the data set (default 100000); data is generated once under bench/.data/
 // --batch-size   cutover --batch-size for every copy (default 5000)
 // --sweep        copy suite: also time JSONL -> SQLite at each of these batch sizes
-// --repeat       run each measured command N times and keep the median by wall time (default 1)
+// --repeat       run each measured command N times, contenders taking turns, and keep each one's median by wall time (default 1)
 // --wait-load L  before starting, poll `uptime` every 30 s (up to 20 min) until the 1-min load < L
 // --record       write the printed table into BENCHMARKS.md (section per suite and size)
 // --profile      run the cutover processes under `node --cpu-prof` (profiles in bench/.data/<n>/out/prof/;
@@ -134,7 +134,7 @@ async function main() {
       `- date: ${started}; \`nproc\` = ${availableParallelism()}; node ${process.version}; values ~${averageValueBytes()} bytes of JSON`,
       `- load before: \`${before}\``,
       `- load after: \`${after}\``,
-      `- each figure: one whole child process under \`/usr/bin/time -v\` (wall clock; peak RSS = "Maximum resident set size" of that process; CPU = user + sys of that process, not the database server's)${o.repeat > 1 ? `, median of ${o.repeat} runs by wall time` : ''}`,
+      `- each figure: one whole child process under \`/usr/bin/time -v\` (wall clock; peak RSS = "Maximum resident set size" of that process; CPU = user + sys of that process, not the database server's)${o.repeat > 1 ? `, median of ${o.repeat} runs by wall time, the contenders of a ratio taking turns round by round` : ''}`,
       ...notes.map((n) => `- ${n}`),
       '',
       table(rows),

@@ -76,10 +76,19 @@ export function fileExists(p) {
   return existsSync(p);
 }
 
-/** Runs `once` ctx.repeat times (each run sets itself up) and returns the run with the median wall time. */
-export async function median(ctx, once) {
-  const runs = [];
-  for (let i = 0; i < (ctx.repeat ?? 1); i++) runs.push(await once());
-  runs.sort((a, b) => a.wallS - b.wallS);
-  return runs[Math.floor((runs.length - 1) / 2)];
+/**
+ * Runs every contender once per round, `ctx.repeat` rounds, and returns each one's median run by wall
+ * time. Contenders compared by a ratio take turns (A B C, A B C, …) instead of running in blocks
+ * (A A A, B B B, …): this machine's speed drifts by 10-20% over minutes, and in blocks that drift lands
+ * on one side of the ratio.
+ */
+export async function rounds(ctx, contenders) {
+  const runs = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+  for (let i = 0; i < (ctx.repeat ?? 1); i++) {
+    for (const [name, once] of Object.entries(contenders)) runs[name].push(await once());
+  }
+  return Object.fromEntries(Object.entries(runs).map(([name, list]) => {
+    const sorted = [...list].sort((a, b) => a.wallS - b.wallS);
+    return [name, sorted[Math.floor((sorted.length - 1) / 2)]];
+  }));
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COLLECTION, dataDir, ensureJsonl, ensureTsv } from '../lib/data.js';
-import { checkCount, median, migrate, outDir, removeSqlite, row, sqliteCount } from '../lib/common.js';
+import { checkCount, migrate, outDir, removeSqlite, rounds, row, sqliteCount } from '../lib/common.js';
 import { measure } from '../lib/measure.js';
 import { countRows, dropBenchSchemas, dropSchema, PG_BASE, pgUrl, psql, psqlArgs } from '../lib/pg.js';
 
@@ -67,52 +67,54 @@ export async function runPostgres(ctx, log) {
   ensurePgloader(log);
   dropBenchSchemas();
 
-  // 1. The ceiling: psql \copy.
-  const ceiling = await median(ctx, async () => {
-    dropSchema('bench_ceiling');
-    psql(`CREATE SCHEMA bench_ceiling; CREATE TABLE bench_ceiling.${COLLECTION} (key text COLLATE "C" PRIMARY KEY, value jsonb NOT NULL)`);
-    const r = await measure('psql', [...psqlArgs(), '-c', `\\copy bench_ceiling.${COLLECTION} (key, value) FROM '${tsv}'`], { timeoutS: ctx.timeoutS });
-    if (r.code !== 0) throw new Error(`psql \\copy failed: ${r.stderr}`);
-    checkCount('psql \\copy', countRows('bench_ceiling', COLLECTION), n);
-    // Dropped at once, so that autovacuum of this table cannot run during the next measured run.
-    dropSchema('bench_ceiling');
-    return r;
+  // pgloader with stock settings first, once (what a user gets; it ran out of heap here before).
+  const stock = await pgloader(ctx, sqlitePath, 'bench_pgloader_stock', null);
+  const stockOk = stock.run.code === 0 && stock.rows === n;
+  if (!stockOk) notes.push(`pgloader with stock settings: exit ${stock.run.code}, ${stock.rows} rows loaded; last output: ${JSON.stringify((stock.run.stdout + stock.run.stderr).trim().split('\n').slice(-3).join(' / ').slice(0, 400))}`);
+
+  // The contenders take turns, round by round (see rounds()), each into an empty schema after a CHECKPOINT.
+  const { ceiling, fromJsonl, fromSqlite, heap } = await rounds(ctx, {
+    // 1. The ceiling: psql \copy.
+    ceiling: async () => {
+      dropSchema('bench_ceiling');
+      psql(`CREATE SCHEMA bench_ceiling; CREATE TABLE bench_ceiling.${COLLECTION} (key text COLLATE "C" PRIMARY KEY, value jsonb NOT NULL)`);
+      const r = await measure('psql', [...psqlArgs(), '-c', `\\copy bench_ceiling.${COLLECTION} (key, value) FROM '${tsv}'`], { timeoutS: ctx.timeoutS });
+      if (r.code !== 0) throw new Error(`psql \\copy failed: ${r.stderr}`);
+      checkCount('psql \\copy', countRows('bench_ceiling', COLLECTION), n);
+      // Dropped at once, so that autovacuum of this table cannot run during the next measured run.
+      dropSchema('bench_ceiling');
+      return r;
+    },
+    // 2. cutover JSONL -> postgres.
+    fromJsonl: async () => {
+      dropSchema('bench_jsonl');
+      const r = await migrate(ctx, 'jsonl-pg', `file:${jsonl}`, pgUrl('bench_jsonl'));
+      checkCount('cutover JSONL -> postgres', countRows('bench_jsonl', COLLECTION), n);
+      dropSchema('bench_jsonl');
+      return r;
+    },
+    // 3. cutover SQLite -> postgres.
+    fromSqlite: async () => {
+      dropSchema('bench_sqlite');
+      const r = await migrate(ctx, 'sqlite-pg', `sqlite:${sqlitePath}`, pgUrl('bench_sqlite'));
+      checkCount('cutover SQLite -> postgres', countRows('bench_sqlite', COLLECTION), n);
+      dropSchema('bench_sqlite');
+      return r;
+    },
+    // 4. pgloader with a heap big enough for the data.
+    heap: async () => {
+      const r = await pgloader(ctx, sqlitePath, 'bench_pgloader', ctx.pgloaderHeap);
+      if (r.run.code !== 0 || r.rows !== n) throw new Error(`pgloader --dynamic-space-size ${ctx.pgloaderHeap} failed: exit ${r.run.code}, ${r.rows} rows\n${r.run.stdout.slice(-3000)}\n${r.run.stderr.slice(-3000)}`);
+      return r.run;
+    },
   });
   rows.push(row('psql \\copy TSV (ceiling)', n, ceiling, { note: 'RSS is psql only' }));
   log(`  \\copy: ${Math.round(n / ceiling.wallS)} records/s`);
-
-  // 2. cutover JSONL -> postgres.
-  const fromJsonl = await median(ctx, async () => {
-    dropSchema('bench_jsonl');
-    const r = await migrate(ctx, 'jsonl-pg', `file:${jsonl}`, pgUrl('bench_jsonl'));
-    checkCount('cutover JSONL -> postgres', countRows('bench_jsonl', COLLECTION), n);
-    dropSchema('bench_jsonl');
-    return r;
-  });
   rows.push(row('cutover JSONL -> postgres', n, fromJsonl));
   log(`  JSONL -> pg: ${Math.round(n / fromJsonl.wallS)} records/s`);
-
-  // 3. cutover SQLite -> postgres.
-  const fromSqlite = await median(ctx, async () => {
-    dropSchema('bench_sqlite');
-    const r = await migrate(ctx, 'sqlite-pg', `sqlite:${sqlitePath}`, pgUrl('bench_sqlite'));
-    checkCount('cutover SQLite -> postgres', countRows('bench_sqlite', COLLECTION), n);
-    dropSchema('bench_sqlite');
-    return r;
-  });
   rows.push(row('cutover SQLite -> postgres', n, fromSqlite));
   log(`  SQLite -> pg: ${Math.round(n / fromSqlite.wallS)} records/s`);
-
-  // 4. pgloader, stock settings first (what a user gets), then with a bigger heap.
-  const stock = await pgloader(ctx, sqlitePath, 'bench_pgloader_stock', null);
-  const stockOk = stock.run.code === 0 && stock.rows === n;
   rows.push(row('pgloader SQLite -> postgres (stock heap)', n, stock.run, { note: stockOk ? '' : `FAILED: exit ${stock.run.code}, ${stock.rows} rows` }));
-  if (!stockOk) notes.push(`pgloader with stock settings: exit ${stock.run.code}, ${stock.rows} rows loaded; last output: ${JSON.stringify((stock.run.stdout + stock.run.stderr).trim().split('\n').slice(-3).join(' / ').slice(0, 400))}`);
-  const heap = await median(ctx, async () => {
-    const r = await pgloader(ctx, sqlitePath, 'bench_pgloader', ctx.pgloaderHeap);
-    if (r.run.code !== 0 || r.rows !== n) throw new Error(`pgloader --dynamic-space-size ${ctx.pgloaderHeap} failed: exit ${r.run.code}, ${r.rows} rows\n${r.run.stdout.slice(-3000)}\n${r.run.stderr.slice(-3000)}`);
-    return r.run;
-  });
   rows.push(row(`pgloader SQLite -> postgres (--dynamic-space-size ${ctx.pgloaderHeap})`, n, heap));
   log(`  pgloader: ${Math.round(n / heap.wallS)} records/s`);
   notes.push(`pgloader ${spawnSync('pgloader', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}; its table: key text, value jsonb (CAST), primary key index built after the load`);
