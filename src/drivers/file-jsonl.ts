@@ -205,6 +205,7 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
         return { records: [], rejects: [], cursor, lines, locationOf: (index) => `${path}:line ${lines[index]}` };
       };
       let batch = open(String(from));
+      let readTo = from;
       const validateJson = options.validateJson ?? true;
       const jsonBytes = !validateJson && (options.jsonBytes ?? false);
       const proveExtent = !jsonBytes || (options.proveExtent ?? true);
@@ -217,7 +218,8 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
         let span = 0;
         for (let f = 0, line = firstLine; f < fields.length; f += PACKED_FIELDS, line++) {
           const end = fields[f + 1]!;
-          batch.cursor = String(end);
+          // The cursor is made a string once per batch, not once per line.
+          readTo = end;
           const kind = fields[f];
           if (kind === KIND_RAW || kind === KIND_RAW_UTF8) {
             const buf = bytes as Buffer;
@@ -243,12 +245,14 @@ export function jsonlLayout(path: string, collection: string, limits: FileLimits
             } else if ('reject' in l) batch.rejects.push(l.reject);
           }
           if (batch.records.length + batch.rejects.length >= batchSize) {
+            batch.cursor = String(readTo);
             yield batch;
             options.signal?.throwIfAborted();
             batch = open(batch.cursor);
           }
         }
       }
+      batch.cursor = String(readTo);
       if (batch.records.length + batch.rejects.length > 0) yield batch;
     },
     async getMany(keys) {
