@@ -85,7 +85,11 @@ export function fileExists(p) {
 export async function rounds(ctx, contenders) {
   const runs = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
   for (let i = 0; i < (ctx.repeat ?? 1); i++) {
-    for (const [name, once] of Object.entries(contenders)) runs[name].push(await once());
+    for (const [name, once] of Object.entries(contenders)) {
+      const run = await once();
+      runs[name].push(run);
+      ctx.log?.(`    round ${i + 1}/${ctx.repeat ?? 1}: ${name} ${run.wallS.toFixed(2)} s`);
+    }
   }
   return Object.fromEntries(Object.entries(runs).map(([name, list]) => {
     const sorted = [...list].sort((a, b) => a.wallS - b.wallS);
