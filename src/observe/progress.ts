@@ -11,7 +11,7 @@ export interface ProgressSink {
   stop(): void;
 }
 
-export { formatCount } from './numbers.js';
+export { formatBytes, formatCount } from './numbers.js';
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '?';
@@ -20,16 +20,6 @@ export function formatDuration(seconds: number | null): string {
   const s = Math.round(seconds % 60);
   if (m < 60) return `${m}m${String(s).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 export function ndjsonProgress(stream: NodeJS.WritableStream, intervalMs = 500): ProgressSink {

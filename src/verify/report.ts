@@ -3,11 +3,12 @@
  * kind with a structural diff of the value. `--json` prints the same result object instead.
  */
 import type { RecordValue } from '../core/record.js';
-import { formatCount } from '../observe/numbers.js';
+import { formatBytes, formatCount } from '../observe/numbers.js';
 import { formatChanges } from './diff-json.js';
 import type { CollectionResult, DiffKind, VerifyResult } from './types.js';
 
-const HEAD = ['collection', 'source', 'target', 'matching', 'missing', 'different', 'extra', 'records/s', 'method'];
+/** `read`: the bytes both sides sent to compare the collection (ReadMeter), which checksum mode keeps small. */
+const HEAD = ['collection', 'source', 'target', 'matching', 'missing', 'different', 'extra', 'records/s', 'read', 'method'];
 
 export function formatTable(rows: CollectionResult[]): string {
   const cells = rows.map((r) => [
@@ -19,6 +20,7 @@ export function formatTable(rows: CollectionResult[]): string {
     num(r.different),
     num(r.extra),
     num(r.recordsPerSecond),
+    formatBytes(r.bytesTransferred),
     r.method,
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));

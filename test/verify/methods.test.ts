@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../../src/core/record.js';
 import type { ScanOptions } from '../../src/core/store.js';
 import { createMemoryStore } from '../../src/drivers/memory.js';
+import { formatBytes } from '../../src/observe/numbers.js';
 import { formatReport, showKey } from '../../src/verify/report.js';
 import { hasRangeDigest, rangeDigestOf } from '../../src/verify/checksum-diff.js';
 import { verify } from '../../src/verify/verify.js';
@@ -90,6 +91,15 @@ describe('verify checksum with digests computed by the backend', () => {
     expect(full.collections[0]!.examples.map((e) => e.key)).toEqual(['r02500']);
     expect(checksum.collections[0]!.matching).toBe(4999);
     expect(checksum.collections[0]!.bytesTransferred * 20).toBeLessThan(full.collections[0]!.bytesTransferred);
+    // The human report says how much each comparison read, in the row's "read" column.
+    const readColumn = (report: string) => {
+      const lines = report.split('\n');
+      const head = lines.find((l) => l.startsWith('collection'))!.split(/\s{2,}/);
+      return lines.find((l) => l.startsWith('big'))!.split(/\s{2,}/)[head.indexOf('read')];
+    };
+    expect(readColumn(formatReport(checksum))).toBe(formatBytes(checksum.collections[0]!.bytesTransferred));
+    expect(readColumn(formatReport(full))).toBe(formatBytes(full.collections[0]!.bytesTransferred));
+    expect(formatBytes(checksum.collections[0]!.bytesTransferred)).toMatch(/^\d+\.\d KB$/);
   });
 });
 
