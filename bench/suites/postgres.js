@@ -72,6 +72,15 @@ export async function runPostgres(ctx, log) {
   const stockOk = stock.run.code === 0 && stock.rows === n;
   if (!stockOk) notes.push(`pgloader with stock settings: exit ${stock.run.code}, ${stock.rows} rows loaded; last output: ${JSON.stringify((stock.run.stdout + stock.run.stderr).trim().split('\n').slice(-3).join(' / ').slice(0, 400))}`);
 
+  /** One cutover copy from `from` into an empty schema, its row count checked. */
+  const cutoverInto = (schema, label, from, what) => async () => {
+    dropSchema(schema);
+    const r = await migrate(ctx, label, from, pgUrl(schema));
+    checkCount(what, countRows(schema, COLLECTION), n);
+    dropSchema(schema);
+    return r;
+  };
+
   // The contenders take turns, round by round (see rounds()), each into an empty schema after a CHECKPOINT.
   const { ceiling, fromJsonl, fromSqlite, heap } = await rounds(ctx, {
     // 1. The ceiling: psql \copy.
@@ -85,22 +94,9 @@ export async function runPostgres(ctx, log) {
       dropSchema('bench_ceiling');
       return r;
     },
-    // 2. cutover JSONL -> postgres.
-    fromJsonl: async () => {
-      dropSchema('bench_jsonl');
-      const r = await migrate(ctx, 'jsonl-pg', `file:${jsonl}`, pgUrl('bench_jsonl'));
-      checkCount('cutover JSONL -> postgres', countRows('bench_jsonl', COLLECTION), n);
-      dropSchema('bench_jsonl');
-      return r;
-    },
-    // 3. cutover SQLite -> postgres.
-    fromSqlite: async () => {
-      dropSchema('bench_sqlite');
-      const r = await migrate(ctx, 'sqlite-pg', `sqlite:${sqlitePath}`, pgUrl('bench_sqlite'));
-      checkCount('cutover SQLite -> postgres', countRows('bench_sqlite', COLLECTION), n);
-      dropSchema('bench_sqlite');
-      return r;
-    },
+    // 2. and 3. cutover JSONL -> postgres and SQLite -> postgres.
+    fromJsonl: cutoverInto('bench_jsonl', 'jsonl-pg', `file:${jsonl}`, 'cutover JSONL -> postgres'),
+    fromSqlite: cutoverInto('bench_sqlite', 'sqlite-pg', `sqlite:${sqlitePath}`, 'cutover SQLite -> postgres'),
     // 4. pgloader with a heap big enough for the data.
     heap: async () => {
       const r = await pgloader(ctx, sqlitePath, 'bench_pgloader', ctx.pgloaderHeap);

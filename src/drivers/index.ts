@@ -28,10 +28,11 @@ const drivers = new Map<string, Loader>([
  * `navigator` answers as Node 21+'s does; it is removed afterwards, and an existing one is left alone.
  */
 async function loadPostgres(): Promise<StoreFactory> {
-  if ('navigator' in globalThis) return (await import('./postgres.js')).createPostgresStore;
+  const load = async () => (await import('./postgres.js')).createPostgresStore;
+  if ('navigator' in globalThis) return load();
   Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Node.js' }, configurable: true, writable: true });
   try {
-    return (await import('./postgres.js')).createPostgresStore;
+    return await load();
   } finally {
     delete (globalThis as { navigator?: unknown }).navigator;
   }
