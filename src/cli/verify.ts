@@ -20,7 +20,7 @@ const verifyCommand: CliCommand = {
       .option('--only <collections>', 'comma-separated collections to check (default: all)')
       .option('--mode <mode>', 'count | checksum | full | sample', 'checksum')
       .option('--sample <size>', 'records to sample: a count (10000) or a percentage (1%)')
-      .option('--confidence <c>', 'confidence of the sample bound', '0.99')
+      .option('--confidence <c>', 'confidence of the sample bound (default 0.99)')
       .option('--repair', 'copy missing and different records from source to target, then verify again')
       .option('--delete-extra', 'with --repair, delete records only the target holds')
       .option('--json', 'print the result as JSON')
@@ -31,7 +31,6 @@ const verifyCommand: CliCommand = {
   async run(options, _args, context) {
     try {
       const mode = String(options.mode ?? 'checksum') as VerifyMode;
-      const confidence = Number(options.confidence ?? 0.99);
       const examples = Number(options.examples ?? 10);
       let maxRate: number | undefined;
       if (options.maxRate !== undefined) {
@@ -53,7 +52,6 @@ const verifyCommand: CliCommand = {
         from: String(options.from),
         to: String(options.to),
         mode,
-        confidence,
         examples,
         repair: options.repair === true,
         deleteExtra: options.deleteExtra === true,
@@ -61,6 +59,7 @@ const verifyCommand: CliCommand = {
         ...(progress ? { onProgress: progress } : {}),
         ...(only ? { only } : {}),
         ...(options.sample !== undefined ? { sample: String(options.sample) } : {}),
+        ...(options.confidence !== undefined ? { confidence: Number(options.confidence) } : {}),
         ...(maxRate !== undefined ? { maxRate } : {}),
         ...(options.refs !== undefined ? { refs: String(options.refs) } : {}),
       });

@@ -74,6 +74,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const examples = options.examples ?? 10;
   if (!Number.isInteger(examples) || examples < 0) throw new ConfigurationError(`examples must be a whole number of at least 0, got ${examples}`);
   if (options.deleteExtra && !options.repair) throw new ConfigurationError('deleteExtra only applies with repair; add --repair or drop --delete-extra');
+  // A sample size or confidence given to another mode would be ignored, and the run taken for a sampled one.
+  for (const [option, given] of [['sample', options.sample], ['confidence', options.confidence]] as const) {
+    if (given !== undefined && mode !== 'sample') throw new ConfigurationError(`--${option} only applies to --mode sample; add --mode sample or drop --${option}`);
+  }
   const sample = parseSample(options.sample);
   for (const name of options.only ?? []) {
     const problem = collectionNameProblem(name);

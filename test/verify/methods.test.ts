@@ -147,9 +147,12 @@ describe('verify collections and errors', () => {
   it('rejects bad options with a ConfigurationError', async () => {
     const a = createMemoryStore();
     await expect(verify({ from: a, to: a, mode: 'nope' as never })).rejects.toThrow(/unknown verify mode/);
-    await expect(verify({ from: a, to: a, confidence: 1 })).rejects.toThrow(/confidence/);
+    await expect(verify({ from: a, to: a, mode: 'sample', confidence: 1 })).rejects.toThrow(/confidence must be between/);
     await expect(verify({ from: a, to: a, mode: 'sample', sample: '0%' })).rejects.toThrow(/percentage/);
     await expect(verify({ from: a, to: a, deleteExtra: true })).rejects.toThrow(/--repair/);
+    await expect(verify({ from: a, to: a, mode: 'full', sample: '5' })).rejects.toThrow('--sample only applies to --mode sample');
+    await expect(verify({ from: a, to: a, confidence: 0.95 })).rejects.toThrow('--confidence only applies to --mode sample');
+    await expect(verify({ from: a, to: a, mode: 'sample', sample: '5', confidence: 0.95 })).resolves.toMatchObject({ ok: true });
   });
 
   it('stops when the signal aborts', async () => {
