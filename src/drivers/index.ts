@@ -30,11 +30,14 @@ const drivers = new Map<string, Loader>([
 async function loadPostgres(): Promise<StoreFactory> {
   const load = async () => (await import('./postgres.js')).createPostgresStore;
   if ('navigator' in globalThis) return load();
-  Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Node.js' }, configurable: true, writable: true });
+  const stand = { userAgent: 'Node.js' };
+  Object.defineProperty(globalThis, 'navigator', { value: stand, configurable: true, writable: true });
   try {
     return await load();
   } finally {
-    delete (globalThis as { navigator?: unknown }).navigator;
+    // Only ours: something else may have set its own while pg loaded.
+    const g = globalThis as { navigator?: unknown };
+    if (g.navigator === stand) delete g.navigator;
   }
 }
 
