@@ -11,7 +11,7 @@ export interface ProgressSink {
   stop(): void;
 }
 
-export { formatBytes, formatCount } from './numbers.js';
+export { formatCount } from './numbers.js';
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '?';

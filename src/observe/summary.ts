@@ -1,6 +1,7 @@
 /** The end-of-run summary a person reads: one row per unit, totals, where the rejects went. */
 import type { MigrationResult } from '../engine/migrate.js';
-import { formatBytes, formatCount, formatDuration } from './progress.js';
+import { formatBytes, formatCount } from './numbers.js';
+import { formatDuration } from './progress.js';
 import { renderTable } from './table.js';
 
 export function renderSummary(result: MigrationResult): string {
