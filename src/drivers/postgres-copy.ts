@@ -159,6 +159,14 @@ function usableVersion(v: number | null | undefined): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
+/** A record's metadata in the forms PostgreSQL surely reads, null where it has none usable. */
+export function usableMeta(record: StoredRecord): { updatedAt: string | null; version: string | null } {
+  return {
+    updatedAt: usableTimestamp(record.updatedAt) ? record.updatedAt : null,
+    version: usableVersion(record.version) ? String(record.version) : null,
+  };
+}
+
 /** Whether records carry metadata that must be copied instead of left to column defaults. */
 export function hasMeta(records: StoredRecord[]): boolean {
   for (const r of records) {

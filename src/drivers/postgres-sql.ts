@@ -84,6 +84,24 @@ export function upsertFromStageSql(table: string, withMeta: boolean): string {
       updated_at = excluded.updated_at, version = excluded.version`;
 }
 
+/**
+ * One record with its own metadata, for a batch copied without metadata columns: $1 key, $2 JSON text
+ * or NULL, $3 bytes or NULL, $4 updated_at or NULL (now()), $5 version or NULL (the next version, or 1
+ * for a new key), the way `upsertFromStageSql` with metadata treats a staged row. In load mode a
+ * plain INSERT, so a key already there fails on the primary key as the COPY would.
+ */
+export function insertWithMetaSql(table: string, mode: 'upsert' | 'load'): string {
+  if (mode === 'load') {
+    return `INSERT INTO ${table} (key, value, bytes, updated_at, version)
+      VALUES ($1::text, $2::jsonb, $3::bytea, coalesce($4::timestamptz, now()), coalesce($5::bigint, 1))`;
+  }
+  return `INSERT INTO ${table} AS t (key, value, bytes, updated_at, version)
+    VALUES ($1::text, $2::jsonb, $3::bytea, coalesce($4::timestamptz, now()),
+      coalesce($5::bigint, (SELECT o.version + 1 FROM ${table} o WHERE o.key = $1::text), 1))
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes,
+      updated_at = excluded.updated_at, version = excluded.version`;
+}
+
 export function checkpointUpsertSql(schema: string, id: string, cursor: string, data: string | undefined): string {
   const v = (s: string | undefined) => (s === undefined ? 'NULL' : quoteLiteral(s));
   return `INSERT INTO ${quoteIdent(schema)}.${quoteIdent(CHECKPOINT_TABLE)} (id, cursor, data, updated_at)

@@ -19,8 +19,8 @@ import type { RejectInfo } from '../core/errors.js';
 import { isPlainLine, type StoredRecord } from '../core/record.js';
 import { PipelineYield } from '../core/errors.js';
 import type { TargetCheckpoint, WritePipeline } from '../core/store.js';
-import { STAGE_META, copyErrorLine, copyRecords, copyShape, hasMeta, loadMeta, type MetaDefaults } from './postgres-copy.js';
-import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, quoteIdent, upsertFromStageSql, type CopyShape } from './postgres-sql.js';
+import { STAGE_META, copyErrorLine, copyRecords, copyShape, hasMeta, loadMeta, usableMeta, type MetaDefaults } from './postgres-copy.js';
+import { CHECKPOINT_TABLE, STAGE_TABLE, checkpointUpsertSql, insertWithMetaSql, quoteIdent, upsertFromStageSql, type CopyShape } from './postgres-sql.js';
 
 export interface BatchWrite {
   schema: string;
@@ -118,13 +118,15 @@ async function isolate(client: PoolClient, target: string, shape: CopyShape, w: 
   // Parts still to try, last first. A prefix a failed COPY already read past will go through.
   const todo: StoredRecord[][] = [w.records];
   // A line the source did not read in full is tried once more as the record its source reads in it.
-  // That record goes in this batch's COPY shape, so metadata it carries gives way to the column
-  // defaults. Lines are written with their metadata last (a string or a number), which never skips the
-  // full read; only metadata followed by another member ending in a bracket is dropped this way.
+  // That record goes in this batch's COPY shape, unless it carries metadata the shape has no columns
+  // for (a member ending in a bracket after its updatedAt or version): then it gets a statement of its
+  // own, so that its metadata is kept.
+  const withOwnMeta: StoredRecord[] = [];
   const refused = (record: StoredRecord, err: unknown) => {
     const again = isPlainLine(record) && record.reread ? record.reread(record) : undefined;
     if (again === undefined) reject(record, err);
     else if (again !== null && 'reason' in again) rejected.push(again);
+    else if (again !== null && meta === null && hasMeta([again])) withOwnMeta.push(again);
     else if (again !== null) todo.push([again]);
   };
   while (todo.length > 0) {
@@ -150,7 +152,25 @@ async function isolate(client: PoolClient, target: string, shape: CopyShape, w: 
       }
     }
   }
+  for (const record of withOwnMeta) {
+    await client.query('SAVEPOINT cutover_part');
+    try {
+      await insertWithMeta(client, w, record);
+      await client.query('RELEASE SAVEPOINT cutover_part');
+    } catch (err) {
+      if (!isRecordError(err)) throw new BatchFailure(record.key, err);
+      await client.query('ROLLBACK TO SAVEPOINT cutover_part; RELEASE SAVEPOINT cutover_part');
+      reject(record, err);
+    }
+  }
   return rejected;
+}
+
+function insertWithMeta(client: PoolClient, w: BatchWrite, record: StoredRecord) {
+  const v = record.value;
+  const { updatedAt, version } = usableMeta(record);
+  const bytes = typeof v === 'string' ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return client.query(insertWithMetaSql(w.table, w.mode), [record.key, typeof v === 'string' ? v : null, bytes, updatedAt, version]);
 }
 
 /** At most this many records go through `writeSmallBatch`: one statement beats COPY's round trips. */

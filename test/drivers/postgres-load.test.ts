@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTransient, StoreError } from '../../src/core/errors.js';
-import type { StoredRecord } from '../../src/core/record.js';
+import { RawJsonRecord, type StoredRecord } from '../../src/core/record.js';
 import { HOSTILE_KEYS, ORDER_KEYS, TRICKY_JSON } from '../conformance/ugly-data.js';
 import { pgFixture, tableRows, type PgFixture } from './postgres-helpers.js';
 
@@ -60,6 +60,44 @@ describe('postgres load mode', () => {
     const loaded = await read('meta_load');
     expect(loaded.map((r) => [r.key, r.version, r.given])).toEqual([['m1', '5', true], ['m2', '1', false], ['m3', '9', false]]);
     expect(loaded).toEqual(await read('meta_upsert'));
+  });
+
+  it('a refused plain line read again keeps the metadata its batch has no columns for, in load and upsert', async () => {
+    // Lines as a JSONL source hands them over: `key TAB json LF`, the value's extent taken on the
+    // line's shape. The second line's shape swallowed its metadata and a late member, so PostgreSQL
+    // refuses it and the source's full reading (reread) is written instead.
+    const lines = ['k0\t{"a":0}\n', 'k1\t{"v":1},"updatedAt":"2025-02-03T04:05:06Z","version":7,"x":{"y":[1]}\n', 'k2\t{"b":2},"version":3,"x":[2]\n', 'k3\t{"c":3}\n'];
+    const buf = Buffer.from(lines.join(''));
+    const fullReading: Record<string, StoredRecord> = {
+      k1: { key: 'k1', value: '{"v":1}', updatedAt: '2025-02-03T04:05:06Z', version: 7 },
+      // Metadata does not save a value PostgreSQL refuses: rejected with its reason.
+      k2: { key: 'k2', value: '{"b":"\\u0000"}', version: 3 },
+    };
+    const batch = () => {
+      let at = 0;
+      return lines.map((line, i) => {
+        const key = `k${i}`;
+        const r = new RawJsonRecord(key, buf, at, at + key.length, at + Buffer.byteLength(line), () => fullReading[key]!, i + 1);
+        at += Buffer.byteLength(line);
+        return r;
+      });
+    };
+    const load = await f.store.putMany('reread_load', batch(), { mode: 'load' });
+    // The upsert finds k1 there already: the record's own metadata still wins.
+    await f.store.putMany('reread_upsert', [{ key: 'k1', value: '"old"' }]);
+    const upsert = await f.store.putMany('reread_upsert', batch());
+    for (const result of [load, upsert]) {
+      expect(result.rejected.map((r) => r.key)).toEqual(['k2']);
+      expect(result.rejected[0]!.reason).toMatch(/PostgreSQL refused the value: .*\\u0000/);
+    }
+    const read = async (c: string) => (await f.db.query(
+      `SELECT key, value::text, version::text, updated_at = '2025-02-03T04:05:06Z' AS given FROM ${f.table(c)} ORDER BY key`)).rows;
+    expect(await read('reread_load')).toEqual([
+      { key: 'k0', value: '{"a": 0}', version: '1', given: false },
+      { key: 'k1', value: '{"v": 1}', version: '7', given: true },
+      { key: 'k3', value: '{"c": 3}', version: '1', given: false },
+    ]);
+    expect(await read('reread_upsert')).toEqual(await read('reread_load'));
   });
 
   it('load repeats a key inside one batch as last-wins, like upsert', async () => {
