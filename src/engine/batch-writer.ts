@@ -105,8 +105,14 @@ async function bisect(records: StoredRecord[], o: BatchWriteOptions, into: Batch
   await bisect(records.slice(mid), o, into);
 }
 
-/** A target reports where *it* would have put the record; the rejects file wants where it came from. */
+/**
+ * A target reports where *it* would have put the record; the rejects file wants where it came from.
+ * A reject that already names that place is the source's own reading (a line the target had refused,
+ * read again in full: RawJsonRecord.reread), so it is not put down to the target.
+ */
 function withLocation(reject: RejectInfo, records: StoredRecord[], o: BatchWriteOptions): RejectInfo {
   const record = records.find((r) => r.key === reject.key);
-  return record ? { ...reject, location: o.locate(record), reason: `${o.target.driver}: ${reject.reason}` } : reject;
+  if (!record) return reject;
+  const location = o.locate(record);
+  return location === reject.location ? reject : { ...reject, location, reason: `${o.target.driver}: ${reject.reason}` };
 }

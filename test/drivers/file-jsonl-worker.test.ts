@@ -116,7 +116,11 @@ describe('JSONL parse worker', () => {
     const malformed = (a.rejects as [string | null, string, string][]).filter((r) => /malformed JSON line/.test(r[2]) && r[0] !== null);
     expect(malformed.length).toBe(malformedValues);
     expect(a.rejects.length).toBe(malformedValues + notJson);
-    for (const [key, location] of malformed) expect(location).toBe(`${join(dir, 'src', 'events.jsonl')}:line ${Number(key!.slice(1)) + 1}`);
+    for (const [key, location, reason] of malformed) {
+      expect(location).toBe(`${join(dir, 'src', 'events.jsonl')}:line ${Number(key!.slice(1)) + 1}`);
+      // The source's reading, not PostgreSQL's: no "postgres" in front.
+      expect(reason).toMatch(/^malformed JSON line/);
+    }
     const [pa, pb] = [await openStore(`${storeUrl(fx.schema)}_a`), await openStore(`${storeUrl(fx.schema)}_b`)];
     const [ca, cb] = [await contents(pa), await contents(pb)];
     // Taken on its shape, refused, read again: the record keeps its metadata in both readers' copies.

@@ -236,10 +236,9 @@ describe('bulk load into an empty PostgreSQL table', () => {
       // Not a JSON value by its shape: the reader parses the whole line and says so itself.
       [null, at(7), 'malformed JSON line'],
       // Shaped like one: PostgreSQL's jsonb input refuses it, and the reader, reading the line in
-      // full, says why, pinned on the source line.
-      ['b', at(2), 'postgres'],
+      // full, says why, pinned on the source line (the reader's reason, not put down to PostgreSQL).
+      ['b', at(2), 'malformed JSON line'],
     ]);
-    expect(rejects[1]!.reason).toMatch(/^postgres: malformed JSON line/);
     const rows = (await fx.db.query(`SELECT key, value::text AS value FROM ${fx.table('shapes')} ORDER BY key`)).rows as { key: string; value: string }[];
     expect(Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value)]))).toEqual({
       a: { ok: 1 }, c: [1, 2, { x: ']}' }], d: { v: 1 }, e: { v: 1 }, f: 'just a string', h: { s: '"}' }, i: { v: 2 },
