@@ -63,47 +63,60 @@ class Parser {
     const c = this.s.charCodeAt(this.i);
     if (c === 0x7b) return this.object(depth);
     if (c === 0x5b) return this.array(depth);
-    if (c === 0x22) return JSON.stringify(this.string());
+    if (c === 0x22) return this.string();
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
-    for (const lit of ['true', 'false', 'null']) {
-      if (this.s.startsWith(lit, this.i)) {
-        this.i += lit.length;
-        return lit;
-      }
+    const lit = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : '';
+    if (lit !== '' && this.s.startsWith(lit, this.i)) {
+      this.i += lit.length;
+      return lit;
     }
     throw new JsonSyntaxError(this.i >= this.s.length ? 'unexpected end of JSON' : 'unexpected character', this.i);
   }
 
   object(depth: number): string {
     this.i++;
-    const members = new Map<string, string>();
     this.ws();
     if (this.s.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return '{}';
     }
+    // Names as JSON.parse reads them (the sort key) and as written out, with the values' canonical text.
+    const names: string[] = [];
+    const written: string[] = [];
+    const values: string[] = [];
+    let sorted = true;
     for (;;) {
       this.ws();
       if (this.s.charCodeAt(this.i) !== 0x22) throw new JsonSyntaxError('expected a member name', this.i);
-      const name = this.string();
+      const out = this.string();
+      const name = this.decoded;
       this.ws();
       if (this.s.charCodeAt(this.i) !== 0x3a) throw new JsonSyntaxError('expected ":"', this.i);
       this.i++;
       this.ws();
-      members.delete(name);
-      members.set(name, this.value(depth + 1));
+      // JCS sorts by UTF-16 code units, which is exactly JavaScript's string comparison.
+      if (names.length > 0 && !(names[names.length - 1]! < name)) sorted = false;
+      names.push(name);
+      written.push(out);
+      values.push(this.value(depth + 1));
       this.ws();
       const c = this.s.charCodeAt(this.i++);
       if (c === 0x7d) break;
       if (c !== 0x2c) throw new JsonSyntaxError('expected "," or "}"', this.i - 1);
     }
-    // JCS sorts by UTF-16 code units, which is exactly JavaScript's default string comparison.
-    const names = [...members.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     let out = '{';
-    for (let k = 0; k < names.length; k++) {
-      const name = names[k]!;
-      if (k > 0) out += ',';
-      out += JSON.stringify(name) + ':' + members.get(name)!;
+    if (sorted) {
+      for (let k = 0; k < names.length; k++) out += (k > 0 ? ',' : '') + written[k] + ':' + values[k];
+      return out + '}';
+    }
+    // By name, then by position, so that of duplicate names the last is kept (as JSON.parse does).
+    const order = names.map((_, k) => k).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : a - b));
+    let first = true;
+    for (let k = 0; k < order.length; k++) {
+      const m = order[k]!;
+      if (k + 1 < order.length && names[order[k + 1]!] === names[m]) continue;
+      out += (first ? '' : ',') + written[m] + ':' + values[m];
+      first = false;
     }
     return out + '}';
   }
@@ -128,40 +141,95 @@ class Parser {
     return out + ']';
   }
 
+  /** The string as JSON.parse reads it, set by `string`. */
+  decoded = '';
+
+  /**
+   * A string at `i`: returns it written the way JSON.stringify writes it, and sets `decoded`. Text
+   * without escapes or surrogates is already written that way (no quote, backslash or control
+   * character can stand in it), so it is returned as it stands.
+   */
   string(): string {
     const s = this.s;
     const start = this.i;
     let j = start + 1;
-    let escaped = false;
+    let plain = true;
     for (;;) {
       const c = s.charCodeAt(j);
       if (Number.isNaN(c)) throw new JsonSyntaxError('unterminated string', start);
       if (c === 0x22) break;
       if (c < 0x20) throw new JsonSyntaxError('control character in string', j);
       if (c === 0x5c) {
-        escaped = true;
+        plain = false;
         j += 2;
         continue;
       }
+      // A lone surrogate is escaped by JSON.stringify; a pair is not, but let it go the same way.
+      if (c >= 0xd800 && c <= 0xdfff) plain = false;
       j++;
     }
     this.i = j + 1;
-    if (!escaped) return s.slice(start + 1, j);
+    if (plain) {
+      this.decoded = s.slice(start + 1, j);
+      return s.slice(start, j + 1);
+    }
     try {
-      return JSON.parse(s.slice(start, j + 1)) as string;
+      this.decoded = JSON.parse(s.slice(start, j + 1)) as string;
     } catch {
       throw new JsonSyntaxError('invalid escape in string', start);
     }
+    return JSON.stringify(this.decoded);
   }
 
+  /**
+   * A number in its normal form. Without an exponent, and with the decimal point where the normal
+   * form puts it too (at most 21 integer digits, and not 6 or more zeros right after `0.`), the normal
+   * form is the text itself without the fraction's trailing zeros: that is most numbers, done without
+   * a regular expression or BigInt.
+   */
   number(): string {
     const s = this.s;
-    const m = NUMBER.exec(s.slice(this.i, this.i + 1_000_000));
-    if (!m) throw new JsonSyntaxError('invalid number', this.i);
-    this.i += m[0].length;
+    const start = this.i;
+    let j = s.charCodeAt(start) === 0x2d ? start + 1 : start;
+    const intStart = j;
+    while (isDigit(s.charCodeAt(j))) j++;
+    const intEnd = j;
+    let fracEnd = j;
+    if (s.charCodeAt(j) === 0x2e) {
+      j++;
+      while (isDigit(s.charCodeAt(j))) j++;
+      fracEnd = j;
+    }
+    const e = s.charCodeAt(j);
+    const intLen = intEnd - intStart;
+    const valid = intLen === 1 || (intLen > 1 && s.charCodeAt(intStart) !== 0x30);
+    if (valid && e !== 0x65 && e !== 0x45 && fracEnd !== intEnd + 1 && intLen <= 21) {
+      let end = fracEnd;
+      if (end > intEnd) {
+        while (s.charCodeAt(end - 1) === 0x30) end--;
+        if (end === intEnd + 1) end = intEnd;
+      }
+      const zeroInt = intLen === 1 && s.charCodeAt(intStart) === 0x30;
+      if (!zeroInt) {
+        this.i = fracEnd;
+        return s.slice(start, end);
+      }
+      // 0.x: the form is the same unless the digits start 6 or more places after the point.
+      let lead = intEnd + 1;
+      while (lead < end && s.charCodeAt(lead) === 0x30) lead++;
+      if (end === intEnd || lead - (intEnd + 1) < 6) {
+        this.i = fracEnd;
+        return s.slice(start, end);
+      }
+    }
+    const m = NUMBER.exec(s.slice(start, start + 1_000_000));
+    if (!m) throw new JsonSyntaxError('invalid number', start);
+    this.i = start + m[0].length;
     return normaliseNumber(m[1] === '-', m[2]!, m[3] ?? '', m[4] ?? '0');
   }
 }
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 const NUMBER = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?/;
 
