@@ -21,6 +21,7 @@ import { redactUrl } from '../core/url.js';
 import type { RangeDigestSource } from '../verify/checksum-diff.js';
 import type { RowDigestSource } from '../verify/row-digest-merge.js';
 import type { SqlJoinSource } from '../verify/sql-join.js';
+import type { ValueComparer } from '../verify/lookup-diff.js';
 import { errorHint, parsePostgresUrl } from './postgres-config.js';
 import { createPostgresDigest } from './postgres-digest.js';
 import { createPostgresJoin } from './postgres-join.js';
@@ -31,6 +32,7 @@ import {
 import { pgJsonProblem } from './postgres-values.js';
 import { BatchFailure, SMALL_BATCH, writeBatch, writeSmallBatch } from './postgres-write.js';
 import { hasMeta } from './postgres-copy.js';
+import { CREATE_COMPARE_SQL, differingInTable, judgeable } from './postgres-compare.js';
 
 export type { PostgresOptions } from './postgres-config.js';
 
@@ -93,7 +95,7 @@ const ALREADY_EXISTS = new Set(['42P07', '42P06', '42710', '23505']);
 const CREATE_RACE = new Set(['40P01', '40001']);
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 
-export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource & RowDigestSource & SqlJoinSource {
+export function createPostgresStore(url: string, openOptions: OpenOptions = {}): Store & RangeDigestSource & RowDigestSource & SqlJoinSource & ValueComparer {
   const { connectionString, options } = parsePostgresUrl(url);
   const { schema } = options;
   const location = redactUrl(url).replace(/\?.*$/, '');
@@ -104,6 +106,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   let checkpointTable: Promise<void> | null = null;
   const tables = new Map<string, Promise<void>>();
   const staged = new WeakSet<PoolClient>();
+  const comparing = new WeakSet<PoolClient>();
   const listening = new WeakSet<PoolClient>();
 
   function getPool(): pg.Pool {
@@ -291,7 +294,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       attempt(operation, collection, async () => (await analytic<R & pg.QueryResultRow>(sql, params)).rows as R[]),
   });
 
-  const store: Store & RangeDigestSource & RowDigestSource & SqlJoinSource = {
+  const store: Store & RangeDigestSource & RowDigestSource & SqlJoinSource & ValueComparer = {
     ...digest,
     ...join,
     driver: DRIVER,
@@ -393,6 +396,38 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
         onTable(`SELECT ${SELECT_COLUMNS} FROM ${table} WHERE key = ANY($1::text[])`, [wanted], new Map<string, StoredRecord>(),
           (rows: PgRow[]) => new Map(rows.map((r) => [r.key, rowToRecord(r)]))), wanted[0]);
       return keys.map((k) => found.get(k));
+    },
+
+    /** Verify's lookups judged in the database (postgres-compare.ts): null where the stored value is equal, else what getMany finds. */
+    async compareMany(collection: string, records: StoredRecord[]): Promise<(StoredRecord | undefined | null)[]> {
+      const table = tableName(schema, collection);
+      const judge = judgeable(records);
+      const sent = records.filter((_, i) => judge[i]);
+      let differing: Map<string, StoredRecord | undefined> | null = null;
+      if (sent.length > 0) {
+        differing = await attempt('compare', collection, async () => {
+          await ready();
+          try {
+            return await withClient(async (client) => {
+              if (!comparing.has(client)) {
+                await client.query(CREATE_COMPARE_SQL);
+                comparing.add(client);
+              }
+              return differingInTable(client, table, sent);
+            });
+          } catch (err) {
+            if (MISSING_TABLE.has(codeOf(err) ?? '')) return new Map(sent.map((r) => [r.key, undefined]));
+            throw err;
+          }
+        }, sent[0]!.key);
+      }
+      const rest = differing === null ? records.map((r) => r.key) : records.filter((_, i) => !judge[i]).map((r) => r.key);
+      const found = rest.length > 0 ? new Map(rest.map((k, i) => [k, i])) : null;
+      const looked = found ? await store.getMany(collection, rest) : [];
+      return records.map((r, i) => {
+        if (differing !== null && judge[i]) return differing.has(r.key) ? differing.get(r.key) : null;
+        return looked[found!.get(r.key)!];
+      });
     },
 
     async putMany(collection: string, records: StoredRecord[], opts: PutOptions = {}): Promise<PutResult> {

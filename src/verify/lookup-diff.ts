@@ -26,11 +26,24 @@
 import { sameValue } from '../core/canonical.js';
 import { compareKeys } from '../core/key-order.js';
 import type { RecordValue, StoredRecord } from '../core/record.js';
-import type { ScanBatch } from '../core/store.js';
+import type { ScanBatch, Store } from '../core/store.js';
 import type { MergeSides } from './full-diff.js';
 import { SeenKeys } from './key-set.js';
 import { allPlain, hasRangeImage, sameImage, type RangeImage } from './range-image.js';
 import type { DiffTally } from './tally.js';
+
+/**
+ * Optional driver method: each record judged by the store itself, null where it holds an equal value,
+ * else what `getMany` finds for the key (for the caller to judge). A database that spells values its
+ * own way (PostgreSQL's jsonb) compares faster than cutover can canonicalise both sides.
+ */
+export interface ValueComparer {
+  compareMany(collection: string, records: StoredRecord[]): Promise<(StoredRecord | undefined | null)[]>;
+}
+
+function hasValueComparer(store: Store): store is Store & ValueComparer {
+  return typeof (store as Partial<ValueComparer>).compareMany === 'function';
+}
 
 export interface LookupOptions {
   batchSize: number;
@@ -75,6 +88,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
     // Plain lines as bytes (RawJsonRecord): a batch in key order may then be proved equal to the target's
     // range with one byte comparison of its image (range-image.ts), decoding nothing.
     const imaging = hasRangeImage(target);
+    const comparer = hasValueComparer(target) ? target : null;
     const scanOptions = { batchSize: options.batchSize, skipMetadata: true, validateJson: false, jsonBytes: imaging, ...(signal ? { signal } : {}) };
     const scan = source.scan(collection, scanOptions)[Symbol.asyncIterator]();
     // While the log keeps to key order from its start, its keys are distinct, so they are counted
@@ -114,6 +128,10 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
             return image;
           }
         }
+        if (comparer) {
+          covered = false;
+          return comparer.compareMany(collection, batch.records);
+        }
         const range = after !== undefined ? await rangeLookup(sides, keys, after, options) : null;
         if (range) coveredRows += range.rows;
         else covered = false;
@@ -122,19 +140,37 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
       p.catch(() => undefined); // awaited below; not unhandled if the source fails first
       return { targets: p, sorted: after !== undefined };
     };
-    // Two batches in flight: the next batch is read and looked up while this one is judged.
-    let batch = await nextBatch();
-    let found = lookUp(batch);
+    // Batches read and looked up ahead of the one being judged, in order: one, or three where the
+    // target judges values itself, so that its server processes work while this one judges.
+    const ahead = comparer ? 2 : 1;
+    let reading: Promise<unknown> = Promise.resolve();
+    const readNext = () => {
+      const entry = reading.then(async () => {
+        const batch = await nextBatch();
+        return batch === null ? null : { batch, found: lookUp(batch) };
+      });
+      entry.catch(() => undefined); // awaited in turn below
+      reading = entry;
+      return entry;
+    };
+    const entries = Array.from({ length: ahead + 1 }, readNext);
     try {
-      while (batch !== null) {
-        const upcoming = nextBatch();
-        upcoming.catch(() => undefined);
+      for (;;) {
+        const entry = await entries.shift()!;
+        if (entry === null) break;
+        entries.push(readNext());
+        const { batch, found } = entry;
         if (batch.rejects.length > 0) sides.sourceMeter.rejected(batch.rejects);
         await sides.sourceMeter.took(batch.records);
         if (found !== null) {
           const targets = await found.targets;
-          if (Array.isArray(targets)) await sides.targetMeter.took(targets);
-          else {
+          if (Array.isArray(targets)) {
+            // Records the store judged equal (null) were compared without being read back.
+            let equal = 0;
+            for (const t of targets) if (t === null) equal++;
+            await sides.targetMeter.took(equal > 0 ? targets.filter((t) => t !== null) : targets as (StoredRecord | undefined)[]);
+            if (equal > 0) await sides.targetMeter.compared(equal);
+          } else {
             sides.targetMeter.addBytes(targets.bytes);
             await sides.targetMeter.compared(batch.records.length);
           }
@@ -149,8 +185,6 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
             return { done: false, reason: `more than ${options.maxPending} records differ` };
           }
         }
-        batch = await upcoming;
-        found = lookUp(batch);
       }
     } finally {
       await scan.return?.();
@@ -223,8 +257,8 @@ async function rangeLookup(sides: MergeSides, keys: string[], after: string | nu
   return { records: keys.map((k) => found.get(k)), rows: found.size };
 }
 
-/** What a batch is compared with: the target's records, or an image that equals the batch's. */
-type Found = (StoredRecord | undefined)[] | RangeImage;
+/** What a batch is compared with: the target's records (null: judged equal by the target), or an image that equals the batch's. */
+type Found = (StoredRecord | undefined | null)[] | RangeImage;
 
 /** A batch whose image equals the target's range: every record matches (as `judge` would find). */
 function allMatch(records: StoredRecord[], pending: Map<string, Pending>, seen: SeenKeys | null): void {
@@ -235,12 +269,12 @@ function allMatch(records: StoredRecord[], pending: Map<string, Pending>, seen: 
 }
 
 /** Judges one source batch against its lookups, in order, so a later line of a key overrides an earlier one. */
-function judge(records: StoredRecord[], targets: (StoredRecord | undefined)[], pending: Map<string, Pending>, seen: SeenKeys | null): void {
+function judge(records: StoredRecord[], targets: (StoredRecord | undefined | null)[], pending: Map<string, Pending>, seen: SeenKeys | null): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const t = targets[i];
     seen?.add(r.key);
-    if (t !== undefined && (r.value === t.value || sameValue(r.value, t.value))) {
+    if (t === null || (t !== undefined && (r.value === t.value || sameValue(r.value, t.value)))) {
       if (pending.size > 0) pending.delete(r.key);
     } else if (t === undefined) {
       pending.set(r.key, { kind: 'missing', source: r.value });
