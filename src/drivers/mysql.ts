@@ -22,6 +22,18 @@ import {
   createTableSql, decodeRow, errno, parseMysqlUrl, planUpsert, quoteId, type Row,
 } from './mysql-sql.js';
 
+
+/**
+ * mysql2 formats every query, also one without parameters (it passes []), and formatting searches the
+ * whole statement for placeholders outside quoted text: a multi-row upsert is up to max_allowed_packet
+ * of escaped JSON, so that search cost ~15% of a bulk copy's client CPU. A statement without
+ * parameters is already final; any other goes through mysql2's own formatter.
+ */
+function formatQuery(sql: string, values: unknown, timezone?: string): string {
+  if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
+  return mysql.format(sql, values as Parameters<typeof mysql.format>[1], false, timezone as Parameters<typeof mysql.format>[3]);
+}
+
 export interface MysqlOptions extends OpenOptions {
   /** Connections in the pool. @default 4 */
   poolSize?: number;
@@ -68,6 +80,7 @@ export function createMysqlStore(url: string, options: MysqlOptions = {}): Store
       bigNumberStrings: true,
       connectionLimit: options.poolSize ?? 4,
       ssl: config.ssl ? {} : undefined,
+      queryFormat: formatQuery,
     });
     return p;
   }
