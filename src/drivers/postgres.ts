@@ -87,6 +87,8 @@ const CAPABILITIES: Capabilities = {
 };
 
 const MISSING_TABLE = new Set(['42P01', '3F000']);
+/** read_only_sql_transaction, insufficient_privilege. */
+const NO_TEMP_TABLE = new Set(['25006', '42501']);
 /** Session settings for analytic statements (see `analytic`). */
 const ANALYTIC_SETTINGS = 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0';
 // 42710: two CREATE TABLEs of one name race on the table's row type ("type ... already exists").
@@ -107,6 +109,8 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
   const tables = new Map<string, Promise<void>>();
   const staged = new WeakSet<PoolClient>();
   const comparing = new WeakSet<PoolClient>();
+  /** Cleared when the server will not keep a temporary table (read-only, or no TEMP privilege). */
+  let comparesInDatabase = true;
   const listening = new WeakSet<PoolClient>();
 
   function getPool(): pg.Pool {
@@ -404,7 +408,7 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
       const judge = judgeable(records);
       const sent = records.filter((_, i) => judge[i]);
       let differing: Map<string, StoredRecord | undefined> | null = null;
-      if (sent.length > 0) {
+      if (sent.length > 0 && comparesInDatabase) {
         differing = await attempt('compare', collection, async () => {
           await ready();
           try {
@@ -417,6 +421,12 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
             });
           } catch (err) {
             if (MISSING_TABLE.has(codeOf(err) ?? '')) return new Map(sent.map((r) => [r.key, undefined]));
+            // A standby, a read-only session or a role without TEMP: verify needs no writes, so cutover
+            // compares the values read back, from now on.
+            if (NO_TEMP_TABLE.has(codeOf(err) ?? '')) {
+              comparesInDatabase = false;
+              return null;
+            }
             throw err;
           }
         }, sent[0]!.key);

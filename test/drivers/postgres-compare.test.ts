@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameValue } from '../../src/core/canonical.js';
 import type { StoredRecord } from '../../src/core/record.js';
 import type { ValueComparer } from '../../src/verify/lookup-diff.js';
-import { pgFixture, type PgFixture } from './postgres-helpers.js';
+import { createPostgresStore } from '../../src/drivers/postgres.js';
+import { pgFixture, storeUrl, type PgFixture } from './postgres-helpers.js';
 
 let f: PgFixture;
 let store: PgFixture['store'] & ValueComparer;
@@ -77,6 +78,19 @@ describe('postgres compareMany', () => {
     await f.store.putMany('m', [rec('a', '1'), rec('b', '{"x": 2}')]);
     const found = await store.compareMany('m', [rec('a', '1'), rec('bad', '{"x":}'), rec('b', '{"x":3}'), rec('deep', '['.repeat(20_000) + ']'.repeat(20_000))]);
     expect(found.map((t) => (t === null ? null : t?.value))).toEqual(['1', undefined, '{"x": 2}', undefined]);
+  });
+
+  it('a read-only session (a standby, default_transaction_read_only) gets every record back to judge', async () => {
+    await f.store.putMany('ro', [rec('a', '{"x": 1}'), rec('b', '2')]);
+    const readOnly = createPostgresStore(storeUrl(f.schema, '&options=-c%20default_transaction_read_only%3Don'), {});
+    try {
+      for (let round = 0; round < 2; round++) {
+        const found = await readOnly.compareMany('ro', [rec('a', '{"x":1}'), rec('b', '3'), rec('c', '1')]);
+        expect(found.map((t) => (t === null ? null : t?.value))).toEqual(['{"x": 1}', '2', undefined]);
+      }
+    } finally {
+      await readOnly.close();
+    }
   });
 
   it('a collection that does not exist holds none of the keys', async () => {
