@@ -33,7 +33,9 @@ export function judgeable(records: readonly StoredRecord[]): boolean[] {
  * (undefined: absent); null when PostgreSQL refused one of the values.
  */
 export async function differingInTable(client: PoolClient, table: string, records: StoredRecord[]): Promise<Map<string, StoredRecord | undefined> | null> {
-  await client.query('BEGIN');
+  // A join without statistics on the temporary table could be planned as a scan of the whole table
+  // per batch; one index probe per key is what a batch needs.
+  await client.query('BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off');
   try {
     try {
       await copyRecords(client, COMPARE_TABLE, 'json', records, null);
@@ -42,15 +44,10 @@ export async function differingInTable(client: PoolClient, table: string, record
       await client.query('ROLLBACK');
       return null;
     }
-    // A join without statistics on the temporary table could be planned as a scan of the whole table
-    // per batch; one index probe per key is what a batch needs.
-    const res = await client.query<PgRow & { absent: boolean }>(`SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;
-      SELECT s.key, t.key IS NULL AS absent, t.value::text AS value, t.bytes, t.updated_at, t.version
+    const { rows } = await client.query<PgRow & { absent: boolean }>(`SELECT s.key, t.key IS NULL AS absent, t.value::text AS value, t.bytes, t.updated_at, t.version
       FROM ${COMPARE_TABLE} s LEFT JOIN ${table} t ON t.key = s.key
       WHERE t.key IS NULL OR t.value IS DISTINCT FROM s.value`);
     await client.query('COMMIT');
-    // Several statements give several results; the rows are the last one's.
-    const rows = (Array.isArray(res) ? res[res.length - 1] : res).rows as (PgRow & { absent: boolean })[];
     return new Map(rows.map((r) => [r.key, r.absent ? undefined : rowToRecord(r)]));
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -431,13 +431,13 @@ export function createPostgresStore(url: string, openOptions: OpenOptions = {}):
           }
         }, sent[0]!.key);
       }
-      const rest = differing === null ? records.map((r) => r.key) : records.filter((_, i) => !judge[i]).map((r) => r.key);
-      const found = rest.length > 0 ? new Map(rest.map((k, i) => [k, i])) : null;
-      const looked = found ? await store.getMany(collection, rest) : [];
-      return records.map((r, i) => {
-        if (differing !== null && judge[i]) return differing.has(r.key) ? differing.get(r.key) : null;
-        return looked[found!.get(r.key)!];
-      });
+      // Judged in the database: null when equal, else what it holds. The rest as getMany finds them.
+      const judged = differing;
+      const result = records.map((r, i) => (judged !== null && judge[i] ? (judged.has(r.key) ? judged.get(r.key) : null) : undefined));
+      const rest = records.flatMap((_, i) => (judged !== null && judge[i] ? [] : [i]));
+      const looked = rest.length > 0 ? await store.getMany(collection, rest.map((i) => records[i]!.key)) : [];
+      rest.forEach((i, j) => (result[i] = looked[j]));
+      return result;
     },
 
     async putMany(collection: string, records: StoredRecord[], opts: PutOptions = {}): Promise<PutResult> {
