@@ -167,10 +167,14 @@ async function isolate(client: PoolClient, target: string, shape: CopyShape, w: 
 }
 
 function insertWithMeta(client: PoolClient, w: BatchWrite, record: StoredRecord) {
-  const v = record.value;
   const { updatedAt, version } = usableMeta(record);
-  const bytes = typeof v === 'string' ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  return client.query(insertWithMetaSql(w.table, w.mode), [record.key, typeof v === 'string' ? v : null, bytes, updatedAt, version]);
+  return client.query(insertWithMetaSql(w.table, w.mode), [record.key, ...valueParams(record), updatedAt, version]);
+}
+
+/** The value and bytes columns' parameters: exactly one of them is set. */
+function valueParams(record: StoredRecord): [string | null, Buffer | null] {
+  const v = record.value;
+  return typeof v === 'string' ? [v, null] : [null, Buffer.from(v.buffer, v.byteOffset, v.byteLength)];
 }
 
 /** At most this many records go through `writeSmallBatch`: one statement beats COPY's round trips. */
@@ -186,7 +190,7 @@ export const SMALL_BATCH = 16;
 export async function writeSmallBatch(client: PoolClient, w: BatchWrite): Promise<RejectInfo[] | null> {
   const params: unknown[] = [];
   const rows = w.records.map((r) => {
-    params.push(r.key, typeof r.value === 'string' ? r.value : null, typeof r.value === 'string' ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    params.push(r.key, ...valueParams(r));
     const n = params.length;
     return `($${n - 2}::text, $${n - 1}::jsonb, $${n}::bytea)`;
   });
