@@ -78,9 +78,11 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
     const partitions = Math.min(1024, Math.max(16, Math.ceil((2 * (await countTarget())) / Math.max(1, options.memoryKeys))));
     return (seen ??= new SeenKeys(options.memoryKeys, partitions));
   };
+  // A target that judges values itself reads no ranges back.
+  const comparer = hasValueComparer(target) ? target : null;
   // Target rows read in the ranges of the batches so far, while every range was read whole.
   let coveredRows = 0;
-  let covered = true;
+  let covered = comparer === null;
   const pending = new Map<string, Pending>();
   try {
     // Values are compared as stored: identical text matches, and text that differs is compared
@@ -88,7 +90,6 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
     // Plain lines as bytes (RawJsonRecord): a batch in key order may then be proved equal to the target's
     // range with one byte comparison of its image (range-image.ts), decoding nothing.
     const imaging = hasRangeImage(target);
-    const comparer = hasValueComparer(target) ? target : null;
     const scanOptions = { batchSize: options.batchSize, skipMetadata: true, validateJson: false, jsonBytes: imaging, ...(signal ? { signal } : {}) };
     const scan = source.scan(collection, scanOptions)[Symbol.asyncIterator]();
     // While the log keeps to key order from its start, its keys are distinct, so they are counted
@@ -128,10 +129,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
             return image;
           }
         }
-        if (comparer) {
-          covered = false;
-          return comparer.compareMany(collection, batch.records);
-        }
+        if (comparer) return comparer.compareMany(collection, batch.records);
         const range = after !== undefined ? await rangeLookup(sides, keys, after, options) : null;
         if (range) coveredRows += range.rows;
         else covered = false;
@@ -140,7 +138,7 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
       p.catch(() => undefined); // awaited below; not unhandled if the source fails first
       return { targets: p, sorted: after !== undefined };
     };
-    // Batches read and looked up ahead of the one being judged, in order: one, or three where the
+    // Batches read and looked up ahead of the one being judged, in order: one, or two where the
     // target judges values itself, so that its server processes work while this one judges.
     const ahead = comparer ? 2 : 1;
     let reading: Promise<unknown> = Promise.resolve();
@@ -165,10 +163,10 @@ export async function lookupDiff(sides: MergeSides, tally: DiffTally, options: L
         if (found !== null) {
           const targets = await found.targets;
           if (Array.isArray(targets)) {
+            await sides.targetMeter.took(targets);
             // Records the store judged equal (null) were compared without being read back.
             let equal = 0;
             for (const t of targets) if (t === null) equal++;
-            await sides.targetMeter.took(equal > 0 ? targets.filter((t) => t !== null) : targets as (StoredRecord | undefined)[]);
             if (equal > 0) await sides.targetMeter.compared(equal);
           } else {
             sides.targetMeter.addBytes(targets.bytes);

@@ -79,7 +79,8 @@ export class ReadMeter {
     } = {},
   ) {}
 
-  async took(records: (StoredRecord | undefined)[]): Promise<void> {
+  /** Records read; absent ones (undefined, or null: judged without being read) are skipped. */
+  async took(records: (StoredRecord | undefined | null)[]): Promise<void> {
     let n = 0;
     for (const r of records) {
       if (!r) continue;
