@@ -64,7 +64,7 @@ class Parser {
     if (c === 0x7b) return this.object(depth);
     if (c === 0x5b) return this.array(depth);
     if (c === 0x22) return this.string();
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    if (c === 0x2d || isDigit(c)) return this.number();
     const lit = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : '';
     if (lit !== '' && this.s.startsWith(lit, this.i)) {
       this.i += lit.length;

@@ -22,7 +22,6 @@ import {
   createTableSql, decodeRow, errno, parseMysqlUrl, planUpsert, quoteId, type Row,
 } from './mysql-sql.js';
 
-
 /**
  * mysql2 formats every query, also one without parameters (it passes []), and formatting searches the
  * whole statement for placeholders outside quoted text: a multi-row upsert is up to max_allowed_packet
